@@ -1,0 +1,30 @@
+"""kvstore: a DynamoDB-compatible key-value store.
+
+The embedded API lives here: ``kvstore.Database()`` runs the same engine as
+the HTTP server, in-process, with no socket::
+
+    import kvstore
+    db = kvstore.Database()
+    db.request("CreateTable", {...})
+    db.request("PutItem", {"TableName": "t", "Item": {...}})
+
+Errors are raised as the classes of :mod:`kvstore.errors`, the same types a
+client of the HTTP server receives.
+"""
+
+from . import errors
+from .errors import DynamoDBError
+
+__version__ = "0.1.0"
+
+__all__ = ["Database", "DynamoDBError", "errors", "__version__"]
+
+
+def __getattr__(name):
+    # Imported on first use so that `import kvstore.errors` (and the server's
+    # start-up) does not pay for the engine and its compiled core.
+    if name == "Database":
+        from .database import Database
+
+        return Database
+    raise AttributeError(f"module 'kvstore' has no attribute {name!r}")
