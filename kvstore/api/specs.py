@@ -1,0 +1,454 @@
+"""Each operation's request members, as data.
+
+One table per operation maps every top-level member (wire name, in the order
+DynamoDB lists its constraint errors) to its shape: the JSON type Coral
+deserialises it as, and the model's constraints (required, lengths, pattern,
+enum, value range).  ``validation.py`` compiles these tables once, at import,
+into small checkers; nothing here runs per request.
+
+The shapes mirror DynamoDB's service model, which decides two things a client
+can see: which SerializationException text a wrongly typed member gets (a
+"field" structure and a "value" structure answer differently, so do a plain
+map and the parameterised map of an Item or a Key) and the text of each
+constraint error.  Enum sets are written in the order DynamoDB prints them,
+which is not alphabetical.  Members a table does not list are ignored, as
+DynamoDB ignores them.
+
+AttributeValues are only shaped here (an object, or a map of objects); their
+contents are checked by ``kvstore.values``.
+"""
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "String", "Integer", "Long", "Boolean", "Blob", "List", "Map", "Struct",
+    "AttributeValue", "AttributeMap", "AttributeValues",
+    "SPECS", "TABLE_NAME_PATTERN",
+]
+
+TABLE_NAME_PATTERN = "[a-zA-Z0-9_.-]+"
+
+
+# -- shapes ----------------------------------------------------------------
+# ``required`` is the model's "Member must not be null".  ``table_name`` marks
+# the TableName of the table-level operations (CreateTable, DescribeTable,
+# DeleteTable), which DynamoDB checks ahead of every other constraint with
+# messages of their own.
+
+
+@dataclass(frozen=True)
+class String:
+    required: bool = False
+    min_len: int | None = None
+    max_len: int | None = None
+    pattern: str | None = None
+    enum: tuple | None = None
+    table_name: bool = False
+
+
+@dataclass(frozen=True)
+class Integer:
+    required: bool = False
+    min: int | None = None
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class Long:
+    required: bool = False
+    min: int | None = None
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class Boolean:
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Blob:
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class List:
+    member: object
+    required: bool = False
+    min_len: int | None = None
+    max_len: int | None = None
+    # A list whose members are themselves generic (a list of Keys) is
+    # "parameterised" in Coral's model and answers a scalar differently.
+    parameterized: bool = False
+
+
+@dataclass(frozen=True)
+class Map:
+    value: object
+    # The Java type of the values, as Coral names it in
+    # "Unrecognized collection type java.util.Map<java.lang.String, ...>".
+    java_value: str
+    required: bool = False
+    min_len: int | None = None
+    max_len: int | None = None
+
+
+@dataclass(frozen=True)
+class Struct:
+    name: str  # the model's shape name, e.g. "KeySchemaElement"
+    members: dict = field(default_factory=dict)
+    required: bool = False
+    # A "field" structure (ProvisionedThroughput, Projection) answers a scalar
+    # with "Unexpected field type"; a "value" structure (a list member, a map
+    # value, StreamSpecification) with "Unexpected value type in payload".
+    field_struct: bool = False
+
+
+@dataclass(frozen=True)
+class AttributeValue:
+    """One AttributeValue (an ExpressionAttributeValues value, a Value)."""
+
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class AttributeMap:
+    """An Item or a Key: Coral's parameterised map of AttributeValues."""
+
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class AttributeValues:
+    """ExpressionAttributeValues: a plain map of AttributeValues."""
+
+    required: bool = False
+
+
+# -- shared pieces -----------------------------------------------------------
+
+_DDB = "com.amazonaws.dynamodb.v20120810."
+
+TABLE_NAME = String(required=True, pattern=TABLE_NAME_PATTERN, min_len=3, max_len=255)
+TABLE_NAME_CHECKED_FIRST = String(
+    required=True, pattern=TABLE_NAME_PATTERN, min_len=3, max_len=255, table_name=True
+)
+INDEX_NAME = String(pattern=TABLE_NAME_PATTERN, min_len=3, max_len=255)
+
+RETURN_CONSUMED_CAPACITY = String(enum=("INDEXES", "TOTAL", "NONE"))
+RETURN_ITEM_COLLECTION_METRICS = String(enum=("SIZE", "NONE"))
+RETURN_VALUES = String(enum=("ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW"))
+RETURN_VALUES_ON_CONDITION_CHECK_FAILURE = String(enum=("ALL_OLD", "NONE"))
+CONDITIONAL_OPERATOR = String(enum=("OR", "AND"))
+COMPARISON_OPERATOR = (
+    "IN", "NULL", "BETWEEN", "LT", "NOT_CONTAINS", "EQ", "GT", "NOT_NULL",
+    "NE", "LE", "BEGINS_WITH", "GE", "CONTAINS",
+)
+SELECT = String(
+    enum=("SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES")
+)
+
+ATTRIBUTES_TO_GET = List(String(), min_len=1)
+EXPRESSION_ATTRIBUTE_NAMES = Map(String(), "java.lang.String")
+EXPRESSION_ATTRIBUTE_VALUES = AttributeValues()
+
+KEY_SCHEMA_ELEMENT = Struct(
+    "KeySchemaElement",
+    {
+        "AttributeName": String(required=True, min_len=1, max_len=255),
+        "KeyType": String(required=True, enum=("HASH", "RANGE")),
+    },
+)
+KEY_SCHEMA = List(KEY_SCHEMA_ELEMENT, required=True, min_len=1, max_len=2)
+
+ATTRIBUTE_DEFINITION = Struct(
+    "AttributeDefinition",
+    {
+        "AttributeName": String(required=True, min_len=1, max_len=255),
+        "AttributeType": String(required=True, enum=("B", "N", "S")),
+    },
+)
+
+
+def _throughput(**kw):
+    return Struct(
+        "ProvisionedThroughput",
+        {
+            "WriteCapacityUnits": Long(required=True, min=1),
+            "ReadCapacityUnits": Long(required=True, min=1),
+        },
+        field_struct=True,
+        **kw,
+    )
+
+
+PROVISIONED_THROUGHPUT = _throughput()
+ON_DEMAND_THROUGHPUT = Struct(
+    "OnDemandThroughput",
+    {"MaxReadRequestUnits": Long(), "MaxWriteRequestUnits": Long()},
+    field_struct=True,
+)
+WARM_THROUGHPUT = Struct(
+    "WarmThroughput",
+    {"ReadUnitsPerSecond": Long(), "WriteUnitsPerSecond": Long()},
+    field_struct=True,
+)
+
+PROJECTION = Struct(
+    "Projection",
+    {
+        "ProjectionType": String(enum=("ALL", "INCLUDE", "KEYS_ONLY")),
+        "NonKeyAttributes": List(String(min_len=1, max_len=255), min_len=1, max_len=20),
+    },
+    required=True,
+    field_struct=True,
+)
+
+LOCAL_SECONDARY_INDEX = Struct(
+    "LocalSecondaryIndex",
+    {
+        "KeySchema": KEY_SCHEMA,
+        "Projection": PROJECTION,
+        "IndexName": String(required=True, pattern=TABLE_NAME_PATTERN, min_len=3, max_len=255),
+    },
+)
+
+GLOBAL_SECONDARY_INDEX = Struct(
+    "GlobalSecondaryIndex",
+    {
+        "KeySchema": KEY_SCHEMA,
+        "Projection": PROJECTION,
+        "IndexName": String(required=True, pattern=TABLE_NAME_PATTERN, min_len=3, max_len=255),
+        "ProvisionedThroughput": PROVISIONED_THROUGHPUT,
+        "OnDemandThroughput": ON_DEMAND_THROUGHPUT,
+        "WarmThroughput": WARM_THROUGHPUT,
+    },
+)
+
+STREAM_SPECIFICATION = Struct(
+    "StreamSpecification",
+    {
+        "StreamEnabled": Boolean(required=True),
+        "StreamViewType": String(enum=("NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY")),
+    },
+)
+
+SSE_SPECIFICATION = Struct(
+    "SSESpecification",
+    {
+        "Enabled": Boolean(),
+        "SSEType": String(enum=("AES256", "KMS")),
+        "KMSMasterKeyId": String(),
+    },
+)
+
+TAG = Struct(
+    "Tag",
+    {
+        "Key": String(required=True, min_len=1, max_len=128),
+        "Value": String(required=True, min_len=0, max_len=256),
+    },
+)
+
+EXPECTED_ATTRIBUTE_VALUE = Struct(
+    "ExpectedAttributeValue",
+    {
+        "Value": AttributeValue(),
+        "Exists": Boolean(),
+        "ComparisonOperator": String(enum=COMPARISON_OPERATOR),
+        "AttributeValueList": List(AttributeValue()),
+    },
+)
+EXPECTED = Map(EXPECTED_ATTRIBUTE_VALUE, _DDB + "ExpectedAttributeValue")
+
+CONDITION = Struct(
+    "Condition",
+    {
+        "AttributeValueList": List(AttributeValue()),
+        "ComparisonOperator": String(required=True, enum=COMPARISON_OPERATOR),
+    },
+)
+CONDITIONS = Map(CONDITION, _DDB + "Condition")
+
+ATTRIBUTE_VALUE_UPDATE = Struct(
+    "AttributeValueUpdate",
+    {
+        "Value": AttributeValue(),
+        "Action": String(enum=("ADD", "PUT", "DELETE")),
+    },
+)
+
+
+# -- operations --------------------------------------------------------------
+
+CREATE_TABLE = {
+    "AttributeDefinitions": List(ATTRIBUTE_DEFINITION, required=True),
+    "TableName": TABLE_NAME_CHECKED_FIRST,
+    "ProvisionedThroughput": PROVISIONED_THROUGHPUT,
+    "KeySchema": KEY_SCHEMA,
+    "LocalSecondaryIndexes": List(LOCAL_SECONDARY_INDEX),
+    "GlobalSecondaryIndexes": List(GLOBAL_SECONDARY_INDEX),
+    "BillingMode": String(enum=("PROVISIONED", "PAY_PER_REQUEST")),
+    "StreamSpecification": STREAM_SPECIFICATION,
+    "SSESpecification": SSE_SPECIFICATION,
+    "Tags": List(TAG),
+    "TableClass": String(enum=("STANDARD", "STANDARD_INFREQUENT_ACCESS")),
+    "DeletionProtectionEnabled": Boolean(),
+    "ResourcePolicy": String(),
+    "OnDemandThroughput": ON_DEMAND_THROUGHPUT,
+    "WarmThroughput": WARM_THROUGHPUT,
+}
+
+DESCRIBE_TABLE = {"TableName": TABLE_NAME_CHECKED_FIRST}
+
+DELETE_TABLE = {"TableName": TABLE_NAME_CHECKED_FIRST}
+
+LIST_TABLES = {
+    "ExclusiveStartTableName": String(pattern=TABLE_NAME_PATTERN, min_len=3, max_len=255),
+    "Limit": Integer(min=1, max=100),
+}
+
+PUT_ITEM = {
+    "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+    "TableName": TABLE_NAME,
+    "Item": AttributeMap(required=True),
+    "ReturnValues": RETURN_VALUES,
+    "ReturnItemCollectionMetrics": RETURN_ITEM_COLLECTION_METRICS,
+    "Expected": EXPECTED,
+    "ConditionalOperator": CONDITIONAL_OPERATOR,
+    "ConditionExpression": String(),
+    "ExpressionAttributeNames": EXPRESSION_ATTRIBUTE_NAMES,
+    "ExpressionAttributeValues": EXPRESSION_ATTRIBUTE_VALUES,
+    "ReturnValuesOnConditionCheckFailure": RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
+}
+
+GET_ITEM = {
+    "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+    "AttributesToGet": ATTRIBUTES_TO_GET,
+    "TableName": TABLE_NAME,
+    "Key": AttributeMap(required=True),
+    "ConsistentRead": Boolean(),
+    "ProjectionExpression": String(),
+    "ExpressionAttributeNames": EXPRESSION_ATTRIBUTE_NAMES,
+}
+
+DELETE_ITEM = {
+    "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+    "TableName": TABLE_NAME,
+    "ReturnValues": RETURN_VALUES,
+    "ReturnItemCollectionMetrics": RETURN_ITEM_COLLECTION_METRICS,
+    "Key": AttributeMap(required=True),
+    "Expected": EXPECTED,
+    "ConditionalOperator": CONDITIONAL_OPERATOR,
+    "ConditionExpression": String(),
+    "ExpressionAttributeNames": EXPRESSION_ATTRIBUTE_NAMES,
+    "ExpressionAttributeValues": EXPRESSION_ATTRIBUTE_VALUES,
+    "ReturnValuesOnConditionCheckFailure": RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
+}
+
+UPDATE_ITEM = {
+    "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+    "TableName": TABLE_NAME,
+    "ReturnValues": RETURN_VALUES,
+    "ReturnItemCollectionMetrics": RETURN_ITEM_COLLECTION_METRICS,
+    "Key": AttributeMap(required=True),
+    "AttributeUpdates": Map(ATTRIBUTE_VALUE_UPDATE, _DDB + "AttributeValueUpdate"),
+    "Expected": EXPECTED,
+    "ConditionalOperator": CONDITIONAL_OPERATOR,
+    "UpdateExpression": String(),
+    "ConditionExpression": String(),
+    "ExpressionAttributeNames": EXPRESSION_ATTRIBUTE_NAMES,
+    "ExpressionAttributeValues": EXPRESSION_ATTRIBUTE_VALUES,
+    "ReturnValuesOnConditionCheckFailure": RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
+}
+
+QUERY = {
+    "Limit": Integer(min=1),
+    "KeyConditions": CONDITIONS,
+    "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+    "AttributesToGet": ATTRIBUTES_TO_GET,
+    "QueryFilter": CONDITIONS,
+    "TableName": TABLE_NAME,
+    "Select": SELECT,
+    "IndexName": INDEX_NAME,
+    "ConditionalOperator": CONDITIONAL_OPERATOR,
+    "ConsistentRead": Boolean(),
+    "ScanIndexForward": Boolean(),
+    "ExclusiveStartKey": AttributeMap(),
+    "ProjectionExpression": String(),
+    "FilterExpression": String(),
+    "KeyConditionExpression": String(),
+    "ExpressionAttributeNames": EXPRESSION_ATTRIBUTE_NAMES,
+    "ExpressionAttributeValues": EXPRESSION_ATTRIBUTE_VALUES,
+}
+
+SCAN = {
+    "Limit": Integer(min=1),
+    "TotalSegments": Integer(min=1, max=1000000),
+    "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+    "AttributesToGet": ATTRIBUTES_TO_GET,
+    "Select": SELECT,
+    "TableName": TABLE_NAME,
+    "Segment": Integer(min=0, max=999999),
+    "ScanFilter": CONDITIONS,
+    "IndexName": INDEX_NAME,
+    "ConditionalOperator": CONDITIONAL_OPERATOR,
+    "ExclusiveStartKey": AttributeMap(),
+    "ConsistentRead": Boolean(),
+    "ProjectionExpression": String(),
+    "FilterExpression": String(),
+    "ExpressionAttributeNames": EXPRESSION_ATTRIBUTE_NAMES,
+    "ExpressionAttributeValues": EXPRESSION_ATTRIBUTE_VALUES,
+}
+
+KEYS_AND_ATTRIBUTES = Struct(
+    "KeysAndAttributes",
+    {
+        "Keys": List(AttributeMap(), required=True, min_len=1, max_len=100, parameterized=True),
+        "AttributesToGet": ATTRIBUTES_TO_GET,
+        "ConsistentRead": Boolean(),
+        "ProjectionExpression": String(),
+        "ExpressionAttributeNames": EXPRESSION_ATTRIBUTE_NAMES,
+    },
+)
+
+BATCH_GET_ITEM = {
+    "RequestItems": Map(
+        KEYS_AND_ATTRIBUTES, _DDB + "KeysAndAttributes", required=True, min_len=1, max_len=100
+    ),
+    "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+}
+
+WRITE_REQUEST = Struct(
+    "WriteRequest",
+    {
+        "PutRequest": Struct("PutRequest", {"Item": AttributeMap(required=True)}),
+        "DeleteRequest": Struct("DeleteRequest", {"Key": AttributeMap(required=True)}),
+    },
+)
+
+BATCH_WRITE_ITEM = {
+    "RequestItems": Map(
+        List(WRITE_REQUEST, min_len=1, max_len=25),
+        "java.util.List<" + _DDB + "WriteRequest>",
+        required=True,
+        min_len=1,
+        max_len=25,
+    ),
+    "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+    "ReturnItemCollectionMetrics": RETURN_ITEM_COLLECTION_METRICS,
+}
+
+SPECS = {
+    "CreateTable": CREATE_TABLE,
+    "DescribeTable": DESCRIBE_TABLE,
+    "ListTables": LIST_TABLES,
+    "DeleteTable": DELETE_TABLE,
+    "PutItem": PUT_ITEM,
+    "GetItem": GET_ITEM,
+    "DeleteItem": DELETE_ITEM,
+    "UpdateItem": UPDATE_ITEM,
+    "Query": QUERY,
+    "Scan": SCAN,
+    "BatchGetItem": BATCH_GET_ITEM,
+    "BatchWriteItem": BATCH_WRITE_ITEM,
+}
