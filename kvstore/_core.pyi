@@ -1,0 +1,89 @@
+"""Typed stubs of kvstore's compiled core (kvstore/_core.pyx).
+
+The core holds the stable key hash, the key codec, the token ring and the
+storage of one ring partition. It raises plain ValueError/TypeError/
+OverflowError/IndexError when misused, never a DynamoDB error.
+"""
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+def hash64(data: bytes) -> int:
+    """xxHash64 (seed 0) of ``data``: identical on every platform and process."""
+
+def token_of(pk_bytes: bytes) -> int:
+    """The ring token of an encoded partition key: ``hash64(pk_bytes)``."""
+
+def encode_key_value(av: dict[str, Any]) -> bytes:
+    """Order-preserving bytes of {"S": str} | {"N": str} | {"B": bytes | base64 str}."""
+
+def encode_s(s: str) -> bytes:
+    """UTF-8 bytes (DynamoDB orders strings by UTF-8 bytes)."""
+
+def encode_n(n: str) -> bytes:
+    """Bytes whose bytewise order is numeric order; equal numbers give equal bytes.
+    Accepts any finite number Decimal() accepts whose exponent fits in the key
+    encoding (far beyond DynamoDB's 1E-130 .. 9.9..9E+125); else ValueError."""
+
+def encode_b(b: bytes | bytearray | memoryview | str) -> bytes:
+    """The raw bytes; a str is the wire form (base64) and is decoded."""
+
+def prefix_bounds(prefix: bytes) -> tuple[bytes, bytes | None]:
+    """(lo, hi): the byte strings starting with ``prefix`` are exactly
+    lo <= s < hi (hi None: unbounded). For begins_with:
+    ``partition.query(hk, lo, hi, lo_inclusive=True, hi_inclusive=False)``."""
+
+class Ring:
+    """Consistent-hash ring with ``vnodes`` virtual nodes per node.
+
+    Vnode j of node n sits at ``hash64(b"kvstore-ring:%d:%d" % (n, j))``;
+    partitions are the vnodes in (token, node, j) order. Partition i owns
+    (tokens[i-1], tokens[i]]; partition 0 wraps and owns
+    (tokens[-1], 2**64-1] and [0, tokens[0]].
+    """
+
+    nodes: list[int]
+    vnodes: int
+    def __init__(self, nodes: Iterable[int], vnodes: int = 64) -> None: ...
+    def __len__(self) -> int: ...
+    @property
+    def tokens(self) -> list[int]:
+        """Vnode tokens in partition order (ascending)."""
+    def partition_of(self, token: int) -> int:
+        """Index of the first vnode whose token is >= ``token``, wrapping to 0."""
+    def owner(self, token: int) -> int: ...
+    def partition_owner(self, index: int) -> int: ...
+    def partition_range(self, index: int) -> tuple[int, int]:
+        """(start_exclusive, end_inclusive); for index 0 always the wrap
+        (tokens[-1], tokens[0]), the whole space when there is one vnode."""
+    def partitions_of(self, node: int) -> list[int]: ...
+
+class Partition:
+    """Items of one ring partition of one table, ordered by (token, hk, sk);
+    O(1) get. Items are opaque (None is not an item)."""
+
+    prefix_bounds = prefix_bounds
+    def __init__(self) -> None: ...
+    def __len__(self) -> int: ...
+    @property
+    def size_bytes(self) -> int:
+        """Sum of the ``size`` given at put over the items stored."""
+    def item_count(self) -> int: ...
+    def collection_size(self, hk: bytes) -> int: ...
+    def get(self, hk: bytes, sk: bytes) -> Any | None: ...
+    def put(self, token: int, hk: bytes, sk: bytes, item: Any, size: int) -> Any | None:
+        """Store and return the replaced item (or None). ``token`` must be the
+        same for every put of one ``hk`` (ValueError otherwise)."""
+    def delete(self, hk: bytes, sk: bytes) -> Any | None: ...
+    def query(
+        self,
+        hk: bytes,
+        lo: bytes | None = None,
+        hi: bytes | None = None,
+        lo_inclusive: bool = True,
+        hi_inclusive: bool = True,
+        reverse: bool = False,
+        start_after: bytes | None = None,
+    ) -> Iterator[tuple[bytes, Any]]: ...
+    def scan(self, after: tuple[int, bytes, bytes] | None = None) -> Iterator[tuple[int, bytes, bytes, Any]]: ...
+    def _check(self) -> None: ...

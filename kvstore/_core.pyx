@@ -1,0 +1,739 @@
+# cython: language_level=3
+"""kvstore's compiled core: the stable key hash, the key codec, the token
+ring and the storage of one ring partition.
+
+Only the measured hot paths live here; everything that decides DynamoDB
+semantics (validation, number normalisation, error messages) stays in plain
+Python. The core raises plain ValueError/TypeError/OverflowError/IndexError
+when misused and never a DynamoDB error.
+
+* ``hash64`` is xxHash64 (seed 0) written out in C-level Cython, reading
+  words as little-endian byte by byte so every platform and process agrees.
+  Python's ``hash()`` is salted per process and must never decide placement.
+  ``token_of(pk_bytes)`` is the partition key's token on the ring.
+
+* The key codec turns a key AttributeValue into bytes whose bytewise order is
+  DynamoDB's order for that type: S is its UTF-8 (DynamoDB compares strings
+  by UTF-8 bytes), B its raw bytes, and N a sign/exponent/base-100-digits
+  encoding described at ``encode_n``. A table's key attribute has a single
+  type, so the encodings carry no type tag.
+
+* ``Ring`` is a consistent-hash ring with virtual nodes: ``vnodes`` tokens per
+  node, a partition being the arc that ends at one vnode token.
+
+* ``Partition`` stores the items of one ring partition of one table: a dict
+  beside an ordered structure at two levels (the redis t_zset.c idea).
+  Item collections are ordered by (token, partition-key bytes), kept as one
+  bytes (8 big-endian token bytes + the key) in a ``SortedList``, and found in
+  O(1) through a dict keyed by partition-key bytes. Inside a collection,
+  items are found by a dict keyed by sort-key bytes and ordered by a
+  ``SortedList`` of those bytes; a collection of one item (every hash-only
+  table) holds it inline instead, with no dict or SortedList.
+
+Names with a leading underscore (``_Collection``, ``_scan``, ``_pairs``) are
+private; kvstore/_core.pyi lists the public surface.
+"""
+
+import binascii
+from decimal import Decimal
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+from sortedcontainers import SortedList
+
+
+# ---------------------------------------------------------------------------
+# hash64: xxHash64, seed 0
+# ---------------------------------------------------------------------------
+
+cdef uint64_t P1 = 0x9E3779B185EBCA87ULL
+cdef uint64_t P2 = 0xC2B2AE3D27D4EB4FULL
+cdef uint64_t P3 = 0x165667B19E3779F9ULL
+cdef uint64_t P4 = 0x85EBCA77C2B2AE63ULL
+cdef uint64_t P5 = 0x27D4EB2F165667C5ULL
+
+
+cdef inline uint64_t _rotl(uint64_t x, int r) noexcept nogil:
+    return (x << r) | (x >> (64 - r))
+
+
+cdef inline uint64_t _read64(const unsigned char *p) noexcept nogil:
+    # Little-endian whatever the host; compilers fold this into one load.
+    return ((<uint64_t>p[0]) | (<uint64_t>p[1] << 8) | (<uint64_t>p[2] << 16)
+            | (<uint64_t>p[3] << 24) | (<uint64_t>p[4] << 32) | (<uint64_t>p[5] << 40)
+            | (<uint64_t>p[6] << 48) | (<uint64_t>p[7] << 56))
+
+
+cdef inline uint64_t _read32(const unsigned char *p) noexcept nogil:
+    return ((<uint64_t>p[0]) | (<uint64_t>p[1] << 8) | (<uint64_t>p[2] << 16)
+            | (<uint64_t>p[3] << 24))
+
+
+cdef inline uint64_t _round(uint64_t acc, uint64_t lane) noexcept nogil:
+    acc = acc + lane * P2
+    acc = _rotl(acc, 31)
+    return acc * P1
+
+
+cdef inline uint64_t _merge(uint64_t acc, uint64_t v) noexcept nogil:
+    acc = acc ^ _round(0, v)
+    return acc * P1 + P4
+
+
+cdef uint64_t xxh64(const unsigned char *p, Py_ssize_t n) noexcept nogil:
+    cdef const unsigned char *end = p + n
+    cdef const unsigned char *limit
+    cdef uint64_t v1, v2, v3, v4, h
+    if n >= 32:
+        v1 = P1 + P2
+        v2 = P2
+        v3 = 0
+        v4 = 0 - P1
+        limit = end - 32
+        while p <= limit:
+            v1 = _round(v1, _read64(p))
+            v2 = _round(v2, _read64(p + 8))
+            v3 = _round(v3, _read64(p + 16))
+            v4 = _round(v4, _read64(p + 24))
+            p += 32
+        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
+        h = _merge(h, v1)
+        h = _merge(h, v2)
+        h = _merge(h, v3)
+        h = _merge(h, v4)
+    else:
+        h = P5
+    h = h + <uint64_t>n
+    while p + 8 <= end:
+        h = h ^ _round(0, _read64(p))
+        h = _rotl(h, 27) * P1 + P4
+        p += 8
+    if p + 4 <= end:
+        h = h ^ (_read32(p) * P1)
+        h = _rotl(h, 23) * P2 + P3
+        p += 4
+    while p < end:
+        h = h ^ ((<uint64_t>p[0]) * P5)
+        h = _rotl(h, 11) * P1
+        p += 1
+    h = h ^ (h >> 33)
+    h = h * P2
+    h = h ^ (h >> 29)
+    h = h * P3
+    h = h ^ (h >> 32)
+    return h
+
+
+def hash64(bytes data not None):
+    """Stable unsigned 64-bit hash of ``data`` (xxHash64, seed 0)."""
+    return xxh64(<const unsigned char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+
+
+def token_of(bytes pk_bytes not None):
+    """The ring token of a partition key's encoded bytes: ``hash64(pk_bytes)``."""
+    return xxh64(<const unsigned char *>PyBytes_AS_STRING(pk_bytes), PyBytes_GET_SIZE(pk_bytes))
+
+
+# ---------------------------------------------------------------------------
+# Key codec
+# ---------------------------------------------------------------------------
+
+def encode_s(str s not None):
+    """A string key's bytes: its UTF-8 (lone surrogates raise UnicodeEncodeError)."""
+    return s.encode("utf-8")
+
+
+def encode_b(b):
+    """A binary key's bytes: the raw bytes. A str is the wire form (base64) and
+    is decoded; bytearray/memoryview are copied to bytes."""
+    if type(b) is bytes:
+        return b
+    if isinstance(b, str):
+        return binascii.a2b_base64(b)          # binascii.Error is a ValueError
+    if isinstance(b, (bytearray, memoryview)):
+        return bytes(b)
+    raise TypeError("B key value must be bytes or a base64 str, not %s" % type(b).__name__)
+
+
+# N encoding. With the significant digits d1 d2 ... dk (d1 != 0, trailing zeros
+# dropped) and the value 0.d1d2...dk x 10**x, the digits are regrouped in
+# base 100 so that value = 0.p1p2...pm x 100**E with p1 != 0 (a 0 digit is put
+# in front when x is odd, the last pair padded with a 0 digit). Then:
+#
+#   zero      -> 0x02
+#   positive  -> 0x03, (E + 0x8000) as 2 bytes big-endian, p1+1, ..., pm+1, 0x00
+#   negative  -> 0x01, then the bitwise complement of everything the positive
+#                of the same magnitude has after its 0x03
+#
+# Positives: a larger E is a larger number (p1 != 0); with equal E, pairs
+# compare as digits do, and the 0x00 terminator (below every pair byte 1..100)
+# makes a shorter mantissa smaller, as 0.15 < 0.155 (the last pair is never 0,
+# so the shorter one really is smaller). The magnitude encodings are prefix-free,
+# so complementing them exactly reverses their order: negatives sort below zero
+# and in reverse order of magnitude. Equal numbers have the same digits and
+# exponent, so "1.50", "15E-1" and "1.5" give the same bytes.
+
+cdef enum:
+    _FAST_DIGITS = 96        # digits parsed on the stack; longer mantissas go through Decimal
+    _EXP_BIAS = 0x8000
+
+
+cdef bytes _n_bytes(int negative, const unsigned char *digits, Py_ssize_t nd, int64_t adj):
+    """Bytes of +-(d1.d2...dk x 10**adj); digits are 0..9 values, d1 != 0, dk != 0."""
+    cdef int64_t x = adj + 1                  # value = 0.d1d2... x 10**x
+    cdef int lead = <int>(x & 1)              # odd x: put a 0 digit in front
+    cdef int64_t e100 = (x + lead) // 2
+    if e100 + _EXP_BIAS < 1 or e100 + _EXP_BIAS > 0xFFFE:
+        raise ValueError("number out of range for a key")
+    cdef Py_ssize_t total = nd + lead
+    cdef Py_ssize_t npairs = (total + 1) // 2
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, 4 + npairs)
+    cdef unsigned char *o = <unsigned char *>PyBytes_AS_STRING(out)
+    cdef unsigned int e = <unsigned int>(e100 + _EXP_BIAS)
+    cdef unsigned char mask = 0xFF if negative else 0
+    cdef Py_ssize_t i, j
+    cdef int hi, lo
+    o[0] = 0x01 if negative else 0x03
+    o[1] = <unsigned char>((e >> 8) & 0xFF) ^ mask
+    o[2] = <unsigned char>(e & 0xFF) ^ mask
+    for i in range(npairs):
+        j = 2 * i - lead                     # index in digits of the pair's high digit
+        hi = digits[j] if j >= 0 else 0
+        lo = digits[j + 1] if j + 1 < nd else 0
+        o[3 + i] = <unsigned char>(hi * 10 + lo + 1) ^ mask
+    o[3 + npairs] = mask
+    return out
+
+
+cdef bytes _ZERO = b"\x02"
+
+
+cdef bytes _encode_n_slow(str n):
+    """Any string Decimal() accepts (whitespace, underscores, non-ASCII digits,
+    very long mantissas); NaN and infinities raise ValueError."""
+    try:
+        d = Decimal(n)
+    except ArithmeticError:
+        raise ValueError("not a number: %r" % (n,))
+    if not d.is_finite():
+        raise ValueError("not a finite number: %r" % (n,))
+    sign, digs, exp = d.as_tuple()
+    cdef Py_ssize_t first = 0, last = len(digs)
+    while first < last and digs[first] == 0:
+        first += 1
+    if first == last:
+        return _ZERO
+    while digs[last - 1] == 0:
+        last -= 1
+    cdef bytes buf = bytes(digs[first:last])
+    # value = digits(first..len) x 10**exp, so the first kept digit has
+    # adjusted exponent exp + (len(digs) - first) - 1.
+    return _n_bytes(sign, <const unsigned char *>PyBytes_AS_STRING(buf), last - first,
+                    exp + (len(digs) - first) - 1)
+
+
+def encode_n(str n not None):
+    """Order-preserving bytes of a number given as a decimal string."""
+    cdef unsigned char digits[_FAST_DIGITS]
+    cdef Py_ssize_t nd = 0, i = 0, length = len(n)
+    cdef Py_ssize_t int_sig = 0               # significant digits before the point
+    cdef Py_ssize_t frac_lead_zeros = 0       # zeros after the point before the first
+    cdef int negative = 0, seen_point = 0, seen_digit = 0, exp_negative = 0
+    cdef int64_t exp_value = 0, adj
+    cdef Py_UCS4 c
+    if length == 0:
+        raise ValueError("not a number: ''")
+    c = n[0]
+    if c == u'-' or c == u'+':
+        negative = c == u'-'
+        i = 1
+    while i < length:
+        c = n[i]
+        if u'0' <= c <= u'9':
+            seen_digit = 1
+            if nd == 0 and c == u'0':
+                if seen_point:
+                    frac_lead_zeros += 1
+            else:
+                if nd == _FAST_DIGITS:
+                    return _encode_n_slow(n)
+                digits[nd] = <unsigned char>(<int>c - 48)
+                nd += 1
+                if not seen_point:
+                    int_sig += 1
+        elif c == u'.' and not seen_point:
+            seen_point = 1
+        else:
+            break
+        i += 1
+    if i < length:
+        c = n[i]
+        if not seen_digit or (c != u'e' and c != u'E'):
+            return _encode_n_slow(n)
+        i += 1
+        if i < length and (n[i] == u'-' or n[i] == u'+'):
+            exp_negative = n[i] == u'-'
+            i += 1
+        if i == length:
+            return _encode_n_slow(n)
+        while i < length:
+            c = n[i]
+            if not (u'0' <= c <= u'9'):
+                return _encode_n_slow(n)
+            if exp_value < 1000000000:
+                exp_value = exp_value * 10 + (<int>c - 48)
+            i += 1
+        if exp_negative:
+            exp_value = -exp_value
+    elif not seen_digit:
+        return _encode_n_slow(n)
+    if nd == 0:
+        return _ZERO
+    while digits[nd - 1] == 0:
+        nd -= 1
+    adj = (int_sig - 1) if int_sig > 0 else (-frac_lead_zeros - 1)
+    return _n_bytes(negative, digits, nd, adj + exp_value)
+
+
+def encode_key_value(dict av not None):
+    """Order-preserving bytes of a key AttributeValue: {"S": str}, {"N": str}
+    or {"B": bytes | base64 str}. Anything else raises ValueError/TypeError."""
+    if len(av) != 1:
+        raise ValueError("a key value has exactly one type, got %d" % len(av))
+    for tag, value in av.items():
+        if tag == "S":
+            if type(value) is not str:
+                raise TypeError("S key value must be a str, not %s" % type(value).__name__)
+            return (<str>value).encode("utf-8")
+        if tag == "N":
+            if type(value) is not str:
+                raise TypeError("N key value must be a str, not %s" % type(value).__name__)
+            return encode_n(value)
+        if tag == "B":
+            return encode_b(value)
+        raise ValueError("not a key type: %r" % (tag,))
+
+
+# ---------------------------------------------------------------------------
+# Ring
+# ---------------------------------------------------------------------------
+
+cdef class Ring:
+    """Consistent-hash ring with virtual nodes over the 64-bit token space.
+
+    Vnode j of node n sits at token ``hash64(b"kvstore-ring:%d:%d" % (n, j))``.
+    The vnodes sorted by (token, node, j) are the partitions 0..len-1; partition
+    i owns the tokens t with tokens[i-1] < t <= tokens[i]. Partition 0 is the
+    wrapping one: it owns (tokens[-1], 2**64-1] and [0, tokens[0]].
+
+    ``partition_range(i)`` is ``(start_exclusive, end_inclusive)``. For i > 0
+    that is the plain half-open interval (start < end, or start == end for the
+    empty arc of a vnode whose token collides with its predecessor's). For
+    i == 0 it is always ``(tokens[-1], tokens[0])`` read as the wrap described
+    above; with a single vnode that is the whole token space.
+    """
+
+    cdef uint64_t *_tokens
+    cdef int64_t *_owners
+    cdef Py_ssize_t _n
+    cdef readonly list nodes
+    cdef readonly int vnodes
+
+    def __cinit__(self):
+        self._tokens = NULL
+        self._owners = NULL
+        self._n = 0
+
+    def __init__(self, nodes, int vnodes=64):
+        cdef list ns = [int(n) for n in nodes]
+        cdef Py_ssize_t i
+        if not ns:
+            raise ValueError("a ring needs at least one node")
+        if len(set(ns)) != len(ns):
+            raise ValueError("duplicate node in %r" % (ns,))
+        if vnodes < 1:
+            raise ValueError("vnodes must be >= 1, got %d" % vnodes)
+        points = sorted(
+            (hash64(b"kvstore-ring:%d:%d" % (n, j)), n, j) for n in ns for j in range(vnodes)
+        )
+        n_points = len(points)
+        tokens = <uint64_t *>malloc(n_points * sizeof(uint64_t))
+        owners = <int64_t *>malloc(n_points * sizeof(int64_t))
+        if tokens == NULL or owners == NULL:
+            free(tokens)
+            free(owners)
+            raise MemoryError()
+        for i in range(n_points):
+            tokens[i] = points[i][0]
+            owners[i] = points[i][1]
+        free(self._tokens)
+        free(self._owners)
+        self._tokens = tokens
+        self._owners = owners
+        self._n = n_points
+        self.nodes = ns
+        self.vnodes = vnodes
+
+    def __dealloc__(self):
+        free(self._tokens)
+        free(self._owners)
+
+    def __len__(self):
+        return self._n
+
+    def __repr__(self):
+        return "Ring(%r, vnodes=%d)" % (self.nodes, self.vnodes)
+
+    cdef inline Py_ssize_t _find(self, uint64_t token) noexcept:
+        # First vnode token >= token (lower bound), wrapping past the end to 0.
+        cdef Py_ssize_t lo = 0, hi = self._n, mid
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if self._tokens[mid] < token:
+                lo = mid + 1
+            else:
+                hi = mid
+        return 0 if lo == self._n else lo
+
+    cdef inline Py_ssize_t _index(self, Py_ssize_t index) except -1:
+        if index < 0 or index >= self._n:
+            raise IndexError("partition index out of range: %d" % index)
+        return index
+
+    def partition_of(self, uint64_t token):
+        """Index of the partition owning ``token``."""
+        return self._find(token)
+
+    def owner(self, uint64_t token):
+        """Node owning ``token``."""
+        return self._owners[self._find(token)]
+
+    def partition_owner(self, Py_ssize_t index):
+        """Node owning partition ``index``."""
+        return self._owners[self._index(index)]
+
+    def partition_range(self, Py_ssize_t index):
+        """``(start_exclusive, end_inclusive)`` tokens of partition ``index``;
+        partition 0 wraps (see the class docstring)."""
+        self._index(index)
+        if index == 0:
+            return (self._tokens[self._n - 1], self._tokens[0])
+        return (self._tokens[index - 1], self._tokens[index])
+
+    def partitions_of(self, node):
+        """Indexes (in token order) of the partitions owned by ``node``; [] if
+        the node is not on the ring."""
+        cdef int64_t n
+        cdef Py_ssize_t i
+        try:
+            n = node
+        except OverflowError:
+            return []
+        return [i for i in range(self._n) if self._owners[i] == n]
+
+    @property
+    def tokens(self):
+        """The vnode tokens in partition order (ascending)."""
+        return [self._tokens[i] for i in range(self._n)]
+
+
+# ---------------------------------------------------------------------------
+# Partition
+# ---------------------------------------------------------------------------
+
+cdef inline bytes _order_key(uint64_t token, bytes hk):
+    # (token, hk) as one bytes whose bytewise order is the tuple's order:
+    # the token as 8 big-endian bytes, then the partition-key bytes.
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(hk)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, 8 + n)
+    cdef unsigned char *o = <unsigned char *>PyBytes_AS_STRING(out)
+    cdef int i
+    for i in range(8):
+        o[i] = <unsigned char>((token >> (56 - 8 * i)) & 0xFF)
+    if n:
+        memcpy(o + 8, PyBytes_AS_STRING(hk), n)
+    return out
+
+
+cdef class _Collection:
+    """The items of one partition key, in one of two shapes:
+
+    * one item (every hash-only table): ``sk1``/``item1`` hold it inline and
+      ``items``, ``sizes`` and ``keys`` are None, so no dict or SortedList is
+      paid for; ``nbytes`` is its size;
+    * two items or more: ``items`` (sk -> item), ``sizes`` (sk -> size, the
+      int given at put) and ``keys`` (SortedList of every sk); ``sk1`` and
+      ``item1`` are None.
+
+    put promotes the first shape to the second; delete demotes back.
+    """
+    cdef readonly object token        # Python int, as given at the first put
+    cdef readonly bytes hk
+    cdef readonly bytes okey          # _order_key(token, hk): the scan order
+    cdef bytes sk1
+    cdef object item1
+    cdef dict items
+    cdef dict sizes
+    cdef object keys
+    cdef Py_ssize_t nbytes
+
+    def __init__(self, token, bytes hk, bytes sk, item, Py_ssize_t size):
+        self.token = token
+        self.hk = hk
+        self.okey = _order_key(token, hk)
+        self.sk1 = sk
+        self.item1 = item
+        self.nbytes = size
+
+
+def prefix_bounds(bytes prefix not None):
+    """``(lo, hi)`` such that the byte strings starting with ``prefix`` are
+    exactly those with lo <= s < hi (hi None: no upper bound). For begins_with
+    on a sort key: ``query(hk, lo, hi, True, False)``."""
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(prefix)
+    cdef const unsigned char *p = <const unsigned char *>PyBytes_AS_STRING(prefix)
+    while n > 0 and p[n - 1] == 0xFF:
+        n -= 1
+    if n == 0:
+        return (prefix, None)
+    # A fresh object (NULL source): CPython shares its 1-byte bytes objects,
+    # so a copy made from p could be a singleton that must not be written.
+    cdef bytes hi = PyBytes_FromStringAndSize(NULL, n)
+    cdef unsigned char *h = <unsigned char *>PyBytes_AS_STRING(hi)
+    memcpy(h, p, n)
+    h[n - 1] += 1
+    return (prefix, hi)
+
+
+cdef inline bint _in_bounds(bytes sk, lo, hi, bint lo_inclusive, bint hi_inclusive):
+    if lo is not None and (sk < lo or (not lo_inclusive and sk == lo)):
+        return False
+    if hi is not None and (sk > hi or (not hi_inclusive and sk == hi)):
+        return False
+    return True
+
+
+def _pairs(dict items, it):
+    for sk in it:
+        yield (sk, items[sk])
+
+
+def _scan(Partition part, bytes first_okey, _Collection first, bytes after_sk):
+    cdef _Collection c
+    cdef dict colls = part._colls
+    if first is not None:
+        if first.items is None:
+            if first.sk1 > after_sk:
+                yield (first.token, first.hk, first.sk1, first.item1)
+        else:
+            for sk in first.keys.irange(after_sk, None, (False, True)):
+                yield (first.token, first.hk, sk, first.items[sk])
+    if first_okey is None:
+        it = iter(part._order)
+    else:
+        it = part._order.irange(first_okey, None, (False, True))
+    for okey in it:
+        c = colls[okey[8:]]
+        if c.items is None:
+            yield (c.token, c.hk, c.sk1, c.item1)
+        else:
+            for sk in c.keys:
+                yield (c.token, c.hk, sk, c.items[sk])
+
+
+cdef class Partition:
+    """Storage of one ring partition of one table (see the module docstring).
+
+    Items are opaque objects (wire-form dicts), stored and returned as-is;
+    None is not an item. ``size`` at put is the caller's measure of the item
+    (DynamoDB's item size); the partition only sums it.
+    """
+
+    cdef dict _colls                  # hk -> _Collection
+    cdef object _order                # SortedList of every collection's okey
+    cdef Py_ssize_t _count
+    cdef Py_ssize_t _bytes
+
+    prefix_bounds = staticmethod(prefix_bounds)
+
+    def __init__(self):
+        self._colls = {}
+        self._order = SortedList()
+        self._count = 0
+        self._bytes = 0
+
+    def __len__(self):
+        return self._count
+
+    def item_count(self):
+        return self._count
+
+    @property
+    def size_bytes(self):
+        """Sum of the sizes given at put of the items stored."""
+        return self._bytes
+
+    def collection_size(self, bytes hk not None):
+        """Sum of the sizes of the items of one partition key; 0 if none."""
+        cdef _Collection c = self._colls.get(hk)
+        return 0 if c is None else c.nbytes
+
+    def get(self, bytes hk not None, bytes sk not None):
+        """The item stored under (hk, sk), or None."""
+        cdef _Collection c = self._colls.get(hk)
+        if c is None:
+            return None
+        if c.items is None:
+            return c.item1 if c.sk1 == sk else None
+        return c.items.get(sk)
+
+    def put(self, token, bytes hk not None, bytes sk not None, item, size):
+        """Store ``item`` under (hk, sk) and return the item it replaces, or None."""
+        cdef Py_ssize_t n = size
+        cdef _Collection c
+        if item is None:
+            raise TypeError("None is not an item")
+        if n < 0:
+            raise ValueError("item size must be >= 0, got %d" % n)
+        c = self._colls.get(hk)
+        if c is None:
+            # _Collection() range-checks the token: [0, 2**64) else OverflowError
+            c = _Collection(token, hk, sk, item, n)
+            self._order.add(c.okey)
+            self._colls[hk] = c
+            self._count += 1
+            self._bytes += n
+            return None
+        if token != c.token:
+            raise ValueError("token %r differs from the collection's token %r" % (token, c.token))
+        if c.items is None:
+            if c.sk1 == sk:                            # overwrite the only item
+                old = c.item1
+                c.item1 = item
+                self._bytes += n - c.nbytes
+                c.nbytes = n
+                return old
+            c.items = {c.sk1: c.item1, sk: item}       # a second item: promote
+            c.sizes = {c.sk1: c.nbytes, sk: size}
+            c.keys = SortedList((c.sk1, sk))
+            c.sk1 = None
+            c.item1 = None
+            c.nbytes += n
+            self._count += 1
+            self._bytes += n
+            return None
+        old = c.items.get(sk)
+        if old is None:
+            c.keys.add(sk)
+            self._count += 1
+        else:
+            n -= <Py_ssize_t>c.sizes[sk]
+        c.items[sk] = item
+        c.sizes[sk] = size
+        c.nbytes += n
+        self._bytes += n
+        return old
+
+    def delete(self, bytes hk not None, bytes sk not None):
+        """Remove the item under (hk, sk) and return it, or None if absent."""
+        cdef _Collection c = self._colls.get(hk)
+        cdef Py_ssize_t n
+        if c is None:
+            return None
+        if c.items is None:
+            if c.sk1 != sk:
+                return None
+            del self._colls[hk]
+            self._order.remove(c.okey)
+            self._count -= 1
+            self._bytes -= c.nbytes
+            return c.item1
+        old = c.items.pop(sk, None)
+        if old is None:
+            return None
+        n = c.sizes.pop(sk)
+        c.keys.remove(sk)
+        c.nbytes -= n
+        self._count -= 1
+        self._bytes -= n
+        if len(c.items) == 1:                          # one item left: demote
+            (sk1, item1), = c.items.items()
+            c.sk1 = sk1
+            c.item1 = item1
+            c.items = None
+            c.sizes = None
+            c.keys = None
+        return old
+
+    def query(self, bytes hk not None, lo=None, hi=None, bint lo_inclusive=True,
+              bint hi_inclusive=True, bint reverse=False, start_after=None):
+        """Iterator over (sk, item) of the collection ``hk`` with lo <= sk <= hi
+        (bounds None: unbounded; the flags make them exclusive), ascending or
+        descending; ``start_after`` is an exclusive resume point in the
+        iteration's direction. O(log n + k)."""
+        cdef _Collection c = self._colls.get(hk)
+        if c is None:
+            return iter(())
+        if start_after is not None:
+            if reverse:
+                if hi is None or start_after <= hi:
+                    hi = start_after
+                    hi_inclusive = False
+            else:
+                if lo is None or start_after >= lo:
+                    lo = start_after
+                    lo_inclusive = False
+        if c.items is None:
+            if _in_bounds(c.sk1, lo, hi, lo_inclusive, hi_inclusive):
+                return iter(((c.sk1, c.item1),))
+            return iter(())
+        return _pairs(c.items, c.keys.irange(lo, hi, (lo_inclusive, hi_inclusive), reverse))
+
+    def scan(self, after=None):
+        """Iterator over (token, hk, sk, item) in (token, hk, sk) order, strictly
+        after the position ``after`` = (token, hk, sk) if given (which need not
+        be stored any more)."""
+        cdef _Collection first = None
+        cdef bytes okey = None, a_hk, a_sk = None
+        if after is not None:
+            a_token, a_hk, a_sk = after
+            okey = _order_key(a_token, a_hk)
+            first = self._colls.get(a_hk)
+            if first is not None and first.okey != okey:
+                first = None
+        return _scan(self, okey, first, a_sk)
+
+    def _check(self):
+        """Assert every invariant; raise AssertionError on the first broken one."""
+        cdef _Collection c
+        cdef Py_ssize_t count = 0, total = 0
+        self._order._check()
+        assert len(self._order) == len(self._colls), "order and dict disagree on collections"
+        prev = None
+        for okey in self._order:
+            c = self._colls.get(okey[8:])
+            assert c is not None and c.okey == okey, "order key %r has no collection" % (okey,)
+            assert c.okey == _order_key(c.token, c.hk), "stale order key for %r" % (c.hk,)
+            assert prev is None or prev < okey, "collections out of order at %r" % (c.hk,)
+            prev = okey
+            assert c.nbytes >= 0, "negative size in %r" % (c.hk,)
+            if c.items is None:
+                assert c.sizes is None and c.keys is None, "half-promoted collection %r" % (c.hk,)
+                assert c.sk1 is not None and c.item1 is not None, "empty collection %r kept" % (c.hk,)
+                count += 1
+            else:
+                assert c.sk1 is None and c.item1 is None, "stale inline item in %r" % (c.hk,)
+                assert len(c.items) >= 2, "collection %r of %d items not demoted" % (c.hk, len(c.items))
+                assert c.items.keys() == c.sizes.keys(), "items and sizes disagree in %r" % (c.hk,)
+                assert None not in c.items.values(), "None stored as an item in %r" % (c.hk,)
+                assert all(s >= 0 for s in c.sizes.values()), "negative size in %r" % (c.hk,)
+                assert c.nbytes == sum(c.sizes.values()), "size of %r is off" % (c.hk,)
+                c.keys._check()
+                assert list(c.keys) == sorted(c.items), "sort keys of %r disagree" % (c.hk,)
+                count += len(c.items)
+            total += c.nbytes
+        assert count == self._count, "item count %d != %d" % (self._count, count)
+        assert total == self._bytes, "size_bytes %d != %d" % (self._bytes, total)
