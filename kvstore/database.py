@@ -1,0 +1,112 @@
+"""The engine of one shard: its tables and their partitions.
+
+``Database`` is also the embedded API: ``db.request(operation, request)``
+runs exactly the dispatch the HTTP server runs (``kvstore.api.dispatch``),
+with requests and answers as the JSON-shaped dicts of DynamoDB's wire
+protocol, and raises the :mod:`kvstore.errors` classes a client of the server
+would receive.  There is no JSON round trip on this path.
+
+Beside ``request`` it carries the rest of the embedded API, each a thin
+entry into its own module: ``create_table``/``table``/``call`` and the
+transaction helpers take plain Python values (``kvstore/embedded.py``), and
+``client()``/``resource()`` are real boto3 objects served in-process
+(``kvstore/boto.py``; boto3 is imported only when they are called).
+"""
+
+from ._core import Ring
+from .api import dispatch
+
+__all__ = ["Database"]
+
+# Virtual nodes per shard on the token ring.  Every table gets a Partition
+# per virtual node this shard owns.
+VNODES = 16
+
+
+class Database:
+    def __init__(self, *, region="us-east-1", account_id="000000000000"):
+        self.region = region
+        self.account_id = account_id
+        self.shard = 0
+        self.ring = Ring([self.shard], VNODES)
+        self.tables = {}
+
+    def request(self, operation, request=None):
+        """Run one DynamoDB operation, e.g. ``db.request("GetItem", {...})``."""
+        return dispatch(self, operation, {} if request is None else request)
+
+    # -- the Pythonic API (kvstore/embedded.py) ----------------------------
+
+    def table(self, name):
+        """A :class:`kvstore.embedded.Table` of plain Python values (no I/O)."""
+        from .embedded import Table
+
+        return Table(self, name)
+
+    def create_table(self, name, hash_key, range_key=None, **request):
+        """CreateTable; ``hash_key``/``range_key`` are ``"id"`` (type S) or
+        ``("id", "N")``; other members are DynamoDB's own. Returns the table."""
+        from .embedded import Table, create_table_request
+
+        self.request("CreateTable", create_table_request(name, hash_key, range_key, **request))
+        return Table(self, name)
+
+    def delete_table(self, name):
+        self.request("DeleteTable", {"TableName": name})
+
+    def table_names(self):
+        """Every table's name, in ListTables' order (all pages)."""
+        names, req = [], {}
+        while True:
+            out = self.request("ListTables", req)
+            names.extend(out.get("TableNames", ()))
+            last = out.get("LastEvaluatedTableName")
+            if not last:
+                return names
+            req = {"ExclusiveStartTableName": last}
+
+    def call(self, operation, **request):
+        """Any operation, with plain Python values where DynamoDB has
+        AttributeValues (Item, Key, ExpressionAttributeValues, ...)."""
+        from .embedded import call
+
+        return call(self, operation, request)
+
+    def transact_get(self, gets):
+        """TransactGetItems of ``(table, key)`` pairs: items or None, in order."""
+        from .embedded import transact_get
+
+        return transact_get(self, gets)
+
+    def transact_write(self, actions, *, client_token=None):
+        """TransactWriteItems of wire-shaped actions with plain values."""
+        from .embedded import transact_write
+
+        transact_write(self, actions, client_token=client_token)
+
+    # -- boto3 in-process (kvstore/boto.py) --------------------------------
+
+    def client(self, **kwargs):
+        """A real boto3 DynamoDB client whose requests this database answers
+        in-process (no socket); ``kwargs`` go to ``boto3.client``."""
+        from .boto import make_client
+
+        return make_client(self, **kwargs)
+
+    def resource(self, **kwargs):
+        """A real boto3 DynamoDB service resource served by this database."""
+        from .boto import make_resource
+
+        return make_resource(self, **kwargs)
+
+    # -- tables ----------------------------------------------------------
+
+    def find_table(self, name):
+        return self.tables.get(name)
+
+    def add_table(self, table):
+        table.attach(self.ring, self.ring.partitions_of(self.shard))
+        self.tables[table.name] = table
+
+    def drop_table(self, name):
+        return self.tables.pop(name)
