@@ -10,6 +10,12 @@ the HTTP server, in-process, with no socket::
 
 Errors are raised as the classes of :mod:`kvstore.errors`, the same types a
 client of the HTTP server receives.
+
+The rest of the embedded API, each imported on first use: ``db.table(name)``
+(plain Python values, ``kvstore.embedded``), ``db.client()`` and
+``db.resource()`` (boto3 answered in-process, ``kvstore.boto``), and
+``kvstore.mock()`` (every DynamoDB client made inside it answered
+in-process, ``kvstore.mock``).
 """
 
 from . import errors
@@ -17,7 +23,7 @@ from .errors import DynamoDBError
 
 __version__ = "0.1.0"
 
-__all__ = ["Database", "DynamoDBError", "errors", "__version__"]
+__all__ = ["Database", "Table", "mock", "DynamoDBError", "errors", "__version__"]
 
 
 def __getattr__(name):
@@ -27,4 +33,14 @@ def __getattr__(name):
         from .database import Database
 
         return Database
+    if name == "Table":
+        from .embedded import Table
+
+        return Table
+    if name == "mock":
+        # The submodule itself: it is callable (kvstore.mock() makes a mock),
+        # and importing it binds this same object as the attribute.
+        import importlib
+
+        return importlib.import_module(".mock", __name__)
     raise AttributeError(f"module 'kvstore' has no attribute {name!r}")
