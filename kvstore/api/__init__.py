@@ -21,6 +21,7 @@ OPERATIONS = {
     "PutItem": items.put_item,
     "GetItem": items.get_item,
     "DeleteItem": items.delete_item,
+    "UpdateItem": items.update_item,
 }
 
 

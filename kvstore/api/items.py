@@ -1,20 +1,39 @@
-"""Single-item operations: PutItem, GetItem, DeleteItem.
+"""Single-item operations: PutItem, GetItem, DeleteItem, UpdateItem.
 
-Each write validates everything first (values, key against the schema,
-size), then applies as one step on the item's partition, so a failed request
-changes nothing.  Items are stored normalised, in wire form, with their
-DynamoDB size beside them; GetItem answers with the stored dict itself.
+Each write validates everything first (the request's parameters, values,
+expressions or their legacy counterparts, the key against the schema),
+then applies as one step on the item's partition, so a failed request or a
+failed condition changes nothing.  Items are stored normalised, in wire
+form, with their DynamoDB size beside them; GetItem answers with the stored
+dict itself (or its projection).
+
+The write step is shaped for reuse (scylladb's rmw_operation): the
+``prepare_put / prepare_delete / prepare_update`` functions return an
+``ItemWrite`` (table, location, key, condition) holding everything that
+needs no stored item; ``ItemWrite.holds(old)`` evaluates the condition,
+``ItemWrite.apply(old) -> (new item or None, size)`` is pure, and
+``execute(write)`` reads, checks, applies and stores with one
+``table.write`` / ``table.remove``.  BatchWriteItem and TransactWriteItems
+prepare every request first, then check and apply.
 
 The key checks here are shared by every operation that names an item:
-:func:`key_from_key` for a ``Key`` parameter (GetItem, DeleteItem, and later
-UpdateItem and the batch and transaction forms) and :func:`key_from_item` for
-a whole item (PutItem).
+:func:`key_from_key` for a ``Key`` parameter and :func:`key_from_item` for
+a whole item (PutItem).  Legacy parameters are converted by ``legacy.py``;
+expressions are the ``kvstore.expressions`` library's.
 """
 
-from ..errors import ResourceNotFoundException, ValidationException
+from ..errors import ConditionalCheckFailedException, ResourceNotFoundException, ValidationException
+from ..expressions import Resolver, apply_update, check_expression_parameters, check_key_update, evaluate, project
 from ..values import MAX_ITEM_SIZE, decode_binary, item_size, validate_item_with_size, validate_value
+from .legacy import AttributeUpdates, attributes_to_get, check_no_mixing, expected_condition
+from .specs import SPECS
 
-__all__ = ["put_item", "get_item", "delete_item", "get_table", "key_from_key", "key_from_item"]
+__all__ = [
+    "put_item", "get_item", "delete_item", "update_item",
+    "get_table", "key_from_key", "key_from_item", "key_dict", "make_resolver",
+    "ItemWrite", "PutWrite", "DeleteWrite", "UpdateWrite",
+    "prepare_put", "prepare_delete", "prepare_update", "execute",
+]
 
 MAX_HASH_KEY_BYTES = 2048
 MAX_RANGE_KEY_BYTES = 1024
@@ -113,11 +132,216 @@ def key_from_item(table, item):
     return found[0], found[1]
 
 
+def key_dict(table, hash_av, range_av):
+    """The item's key as an attribute map (validated values)."""
+    if range_av is None:
+        return {table.hash_key: hash_av}
+    return {table.hash_key: hash_av, table.range_key: range_av}
+
+
+# -- request-level checks shared by the item operations -------------------------
+# DynamoDB's order (dynalite's tests and DynamoDB Local agree): legacy and
+# expression parameters mixed; ExpressionAttributeNames/Values without an
+# expression; the item's or key's values; the legacy parameters; then the
+# expression maps, their values, and the expressions themselves.  Only then
+# is the table looked up, so all of these answer even for a missing table.
+
+
+def _check_parameters(req, operation, expressions):
+    members = SPECS[operation]
+    check_no_mixing(req, members)
+    values = req.get("ExpressionAttributeValues") if "ExpressionAttributeValues" in members else None
+    check_expression_parameters(req.get("ExpressionAttributeNames"), values, expressions)
+
+
+def _validate_key_values(key):
+    for av in key.values():
+        validate_value(av)
+
+
+def make_resolver(req):
+    """A Resolver over the request's maps, ExpressionAttributeValues validated
+    (and normalised) with DynamoDB's "contains invalid value" message."""
+    values = req.get("ExpressionAttributeValues")
+    resolver = Resolver(req.get("ExpressionAttributeNames"), values)
+    if values:
+        checked = {}
+        for name, av in values.items():
+            try:
+                checked[name] = validate_value(av)
+            except ValidationException as e:
+                raise ValidationException(
+                    f"ExpressionAttributeValues contains invalid value: {e.message} for key {name}"
+                ) from None
+        resolver.values = checked
+    return resolver
+
+
 def _check_return_values(req):
     rv = req.get("ReturnValues")
     if rv is not None and rv not in ("NONE", "ALL_OLD"):
         raise ValidationException("ReturnValues can only be ALL_OLD or NONE")
     return rv == "ALL_OLD"
+
+
+# -- the write step: prepared once, applied as a pure function --------------------
+#
+# A write is prepared (``prepare_put/prepare_delete/prepare_update``):
+# every check that needs no stored item, the table looked up, the key
+# located.  ``execute`` then reads the old item, asks ``holds(old)``,
+# computes ``apply(old) -> new item or None`` (pure) and stores the result
+# with one ``table.write`` or ``table.remove``.  BatchWriteItem and
+# TransactWriteItems reuse the same objects: prepare all, then check and
+# apply each.
+
+
+class ItemWrite:
+    """A validated single-item write; subclasses define ``apply``."""
+
+    __slots__ = ("table", "loc", "key", "condition", "failure_returns_old")
+
+    def __init__(self, table, hash_av, range_av, condition, req):
+        self.table = table
+        self.loc = table.locate(hash_av, range_av)
+        self.key = key_dict(table, hash_av, range_av)
+        self.condition = condition
+        self.failure_returns_old = req.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+
+    def holds(self, old):
+        """True if the write's condition (if any) holds for ``old``."""
+        return self.condition is None or evaluate(self.condition, old)
+
+    def condition_failed(self, old):
+        """The exception for a failed condition, carrying the item if asked."""
+        if self.failure_returns_old and old is not None:
+            return ConditionalCheckFailedException("The conditional request failed", Item=old)
+        return ConditionalCheckFailedException("The conditional request failed")
+
+    def apply(self, old):
+        """(new item or None, its size): pure, raises ValidationException."""
+        raise NotImplementedError
+
+
+class PutWrite(ItemWrite):
+    __slots__ = ("item", "size")
+
+    def apply(self, old):
+        return self.item, self.size
+
+
+class DeleteWrite(ItemWrite):
+    __slots__ = ()
+
+    def apply(self, old):
+        return None, 0
+
+
+class UpdateWrite(ItemWrite):
+    """UpdateExpression or AttributeUpdates (or neither: the key alone)."""
+
+    __slots__ = ("update", "legacy", "paths")
+
+    def apply(self, old):
+        key_names = self.table.key_names
+        if self.update is not None:
+            new, _ = apply_update(self.update, old, key_names, key=self.key)
+        elif self.legacy is not None:
+            new, _ = self.legacy.apply(old, self.key)
+        else:
+            new = dict(old) if old is not None else dict(self.key)
+        if old is None and self.paths and len(new) == len(key_names):
+            # Only removals on an item that does not exist: DynamoDB writes nothing.
+            return None, 0
+        size = item_size(new)
+        if size > MAX_ITEM_SIZE:
+            raise ValidationException("Item size to update has exceeded the maximum allowed size")
+        return new, size
+
+
+def execute(write):
+    """Run a prepared write: check, apply, store.  Returns (old, new)."""
+    table, loc = write.table, write.loc
+    old = table.read(loc)
+    if not write.holds(old):
+        raise write.condition_failed(old)
+    new, size = write.apply(old)
+    if new is not None:
+        table.write(loc, new, size)
+    elif old is not None:
+        table.remove(loc)
+    return old, new
+
+
+def _write_condition(req):
+    """The condition of a PutItem or DeleteItem: Expected or ConditionExpression
+    (never both: check_no_mixing refused that), resolved and checked."""
+    condition = expected_condition(req.get("Expected"), req.get("ConditionalOperator"))
+    text = req.get("ConditionExpression")
+    if text is not None:  # names and values come only with an expression
+        resolver = make_resolver(req)
+        condition = resolver.condition(text)
+        resolver.check_all_used()
+    return condition
+
+
+def prepare_put(db, req):
+    _check_parameters(req, "PutItem", [("ConditionExpression", req.get("ConditionExpression"))])
+    try:
+        item, size = validate_item_with_size(req["Item"])
+    except ValidationException as e:
+        if e.message.startswith("Nesting Levels"):
+            # PutItem wraps this one message in the validation-error envelope.
+            raise ValidationException("1 validation error detected: " + e.message) from None
+        raise
+    if size > MAX_ITEM_SIZE:
+        raise ValidationException("Item size has exceeded the maximum allowed size")
+    _check_return_values(req)
+    condition = _write_condition(req)
+    table = get_table(db, req["TableName"])
+    hash_av, range_av = key_from_item(table, item)
+    write = PutWrite(table, hash_av, range_av, condition, req)
+    write.item, write.size = item, size
+    return write
+
+
+def prepare_delete(db, req):
+    _check_parameters(req, "DeleteItem", [("ConditionExpression", req.get("ConditionExpression"))])
+    _validate_key_values(req["Key"])
+    _check_return_values(req)
+    condition = _write_condition(req)
+    table = get_table(db, req["TableName"])
+    hash_av, range_av = key_from_key(table, req["Key"])
+    return DeleteWrite(table, hash_av, range_av, condition, req)
+
+
+def prepare_update(db, req):
+    update_text = req.get("UpdateExpression")
+    _check_parameters(req, "UpdateItem", [
+        ("UpdateExpression", update_text), ("ConditionExpression", req.get("ConditionExpression")),
+    ])
+    _validate_key_values(req["Key"])
+    updates = req.get("AttributeUpdates")
+    legacy = AttributeUpdates.parse(updates) if updates is not None else None
+    condition = expected_condition(req.get("Expected"), req.get("ConditionalOperator"))
+    resolver = make_resolver(req)
+    update = resolver.update(update_text) if update_text is not None else None
+    text = req.get("ConditionExpression")
+    if text is not None:
+        condition = resolver.condition(text)
+    resolver.check_all_used()
+    table = get_table(db, req["TableName"])
+    hash_av, range_av = key_from_key(table, req["Key"])
+    if update is not None:
+        check_key_update(update, table.key_names)
+    elif legacy is not None:
+        legacy.check_key(table.key_names)
+    write = UpdateWrite(table, hash_av, range_av, condition, req)
+    write.update, write.legacy = update, legacy
+    if update is not None:
+        write.paths = tuple(path.elements for path in update.paths)
+    else:
+        write.paths = legacy.paths if legacy is not None else ()
+    return write
 
 
 # -- consumed capacity (the simple rules; the capacity issue refines them) ---
@@ -140,59 +364,66 @@ def _consumed(req, table, units):
     return None
 
 
-# -- operations --------------------------------------------------------------
-
-def put_item(db, req):
-    want_old = _check_return_values(req)
-    try:
-        item, size = validate_item_with_size(req["Item"])
-    except ValidationException as e:
-        if e.message.startswith("Nesting Levels"):
-            # PutItem wraps this one message in the validation-error envelope.
-            raise ValidationException("1 validation error detected: " + e.message) from None
-        raise
-    table = get_table(db, req["TableName"])
-    hash_av, range_av = key_from_item(table, item)
-    if size > MAX_ITEM_SIZE:
-        raise ValidationException("Item size has exceeded the maximum allowed size")
-    old = table.write(table.locate(hash_av, range_av), item, size)
+def _answer(req, table, attributes, units):
     out = {}
-    if want_old and old is not None:
-        out["Attributes"] = old
-    consumed = _consumed(req, table, _write_units(size))
+    if attributes:
+        out["Attributes"] = attributes
+    consumed = _consumed(req, table, units)
     if consumed is not None:
         out["ConsumedCapacity"] = consumed
     return out
 
 
+# -- operations --------------------------------------------------------------
+
+def put_item(db, req):
+    write = prepare_put(db, req)
+    old, _ = execute(write)
+    attributes = old if req.get("ReturnValues") == "ALL_OLD" else None
+    return _answer(req, write.table, attributes, _write_units(write.size))
+
+
+def delete_item(db, req):
+    write = prepare_delete(db, req)
+    old, _ = execute(write)
+    attributes = old if req.get("ReturnValues") == "ALL_OLD" else None
+    return _answer(req, write.table, attributes, _write_units(item_size(old) if old is not None else 0))
+
+
+def update_item(db, req):
+    write = prepare_update(db, req)
+    old, new = execute(write)
+    rv = req.get("ReturnValues")
+    attributes = None
+    if rv == "ALL_OLD":
+        attributes = old
+    elif rv == "ALL_NEW":
+        attributes = new
+    elif rv == "UPDATED_OLD":
+        attributes = project(old, write.paths)
+    elif rv == "UPDATED_NEW":
+        attributes = project(new, write.paths)
+    size = max(item_size(old) if old is not None else 0, item_size(new) if new is not None else 0)
+    return _answer(req, write.table, attributes, _write_units(size))
+
+
 def get_item(db, req):
+    projection = req.get("ProjectionExpression")
+    _check_parameters(req, "GetItem", [("ProjectionExpression", projection)])
+    _validate_key_values(req["Key"])
+    names = req.get("AttributesToGet")
+    paths = attributes_to_get(names) if names is not None else None
+    if projection is not None:
+        resolver = Resolver(req.get("ExpressionAttributeNames"))
+        paths = resolver.projection(projection)
+        resolver.check_all_used()
     table = get_table(db, req["TableName"])
     hash_av, range_av = key_from_key(table, req["Key"])
     stored = table.read(table.locate(hash_av, range_av))
     out = {}
     if stored is not None:
-        item = stored
-        names = req.get("AttributesToGet")
-        if names is not None:
-            item = {name: stored[name] for name in names if name in stored}
-        if item:
-            out["Item"] = item
+        out["Item"] = stored if paths is None else project(stored, paths)
     if req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
         size = item_size(stored) if stored is not None else 0
         out["ConsumedCapacity"] = _consumed(req, table, _read_units(size, bool(req.get("ConsistentRead"))))
-    return out
-
-
-def delete_item(db, req):
-    want_old = _check_return_values(req)
-    table = get_table(db, req["TableName"])
-    hash_av, range_av = key_from_key(table, req["Key"])
-    old = table.remove(table.locate(hash_av, range_av))
-    out = {}
-    if want_old and old is not None:
-        out["Attributes"] = old
-    if req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
-        out["ConsumedCapacity"] = _consumed(
-            req, table, _write_units(item_size(old) if old is not None else 0)
-        )
     return out
