@@ -8,7 +8,7 @@ operation's spec (``specs.py``, ``validation.py``), then runs the handler.
 """
 
 from ..errors import UnknownOperationException
-from . import items, tables
+from . import items, read, tables
 from .validation import validate_request
 
 __all__ = ["OPERATIONS", "dispatch"]
@@ -18,10 +18,13 @@ OPERATIONS = {
     "DescribeTable": tables.describe_table,
     "ListTables": tables.list_tables,
     "DeleteTable": tables.delete_table,
+    "UpdateTable": tables.update_table,
     "PutItem": items.put_item,
     "GetItem": items.get_item,
     "DeleteItem": items.delete_item,
     "UpdateItem": items.update_item,
+    "Query": read.query,
+    "Scan": read.scan,
 }
 
 

@@ -400,6 +400,53 @@ SCAN = {
     "ExpressionAttributeValues": EXPRESSION_ATTRIBUTE_VALUES,
 }
 
+GLOBAL_SECONDARY_INDEX_UPDATE = Struct(
+    "GlobalSecondaryIndexUpdate",
+    {
+        "Update": Struct(
+            "UpdateGlobalSecondaryIndexAction",
+            {
+                "IndexName": String(required=True, pattern=TABLE_NAME_PATTERN, min_len=3, max_len=255),
+                "ProvisionedThroughput": PROVISIONED_THROUGHPUT,
+                "OnDemandThroughput": ON_DEMAND_THROUGHPUT,
+                "WarmThroughput": WARM_THROUGHPUT,
+            },
+            field_struct=True,
+        ),
+        "Create": Struct(
+            "CreateGlobalSecondaryIndexAction",
+            {
+                "IndexName": String(required=True, pattern=TABLE_NAME_PATTERN, min_len=3, max_len=255),
+                "KeySchema": KEY_SCHEMA,
+                "Projection": PROJECTION,
+                "ProvisionedThroughput": PROVISIONED_THROUGHPUT,
+                "OnDemandThroughput": ON_DEMAND_THROUGHPUT,
+                "WarmThroughput": WARM_THROUGHPUT,
+            },
+            field_struct=True,
+        ),
+        "Delete": Struct(
+            "DeleteGlobalSecondaryIndexAction",
+            {"IndexName": String(required=True, pattern=TABLE_NAME_PATTERN, min_len=3, max_len=255)},
+            field_struct=True,
+        ),
+    },
+)
+
+UPDATE_TABLE = {
+    "AttributeDefinitions": List(ATTRIBUTE_DEFINITION),
+    "TableName": TABLE_NAME_CHECKED_FIRST,
+    "BillingMode": String(enum=("PROVISIONED", "PAY_PER_REQUEST")),
+    "ProvisionedThroughput": PROVISIONED_THROUGHPUT,
+    "GlobalSecondaryIndexUpdates": List(GLOBAL_SECONDARY_INDEX_UPDATE),
+    "StreamSpecification": STREAM_SPECIFICATION,
+    "SSESpecification": SSE_SPECIFICATION,
+    "TableClass": String(enum=("STANDARD", "STANDARD_INFREQUENT_ACCESS")),
+    "DeletionProtectionEnabled": Boolean(),
+    "OnDemandThroughput": ON_DEMAND_THROUGHPUT,
+    "WarmThroughput": WARM_THROUGHPUT,
+}
+
 KEYS_AND_ATTRIBUTES = Struct(
     "KeysAndAttributes",
     {
@@ -447,6 +494,7 @@ SPECS = {
     "GetItem": GET_ITEM,
     "DeleteItem": DELETE_ITEM,
     "UpdateItem": UPDATE_ITEM,
+    "UpdateTable": UPDATE_TABLE,
     "Query": QUERY,
     "Scan": SCAN,
     "BatchGetItem": BATCH_GET_ITEM,

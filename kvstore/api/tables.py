@@ -20,10 +20,12 @@ import time
 import uuid
 from bisect import bisect_right
 
-from ..errors import ResourceInUseException, ResourceNotFoundException, ValidationException
+from ..errors import (
+    LimitExceededException, ResourceInUseException, ResourceNotFoundException, ValidationException,
+)
 from ..schema import Table
 
-__all__ = ["create_table", "describe_table", "list_tables", "delete_table", "describe"]
+__all__ = ["create_table", "describe_table", "list_tables", "delete_table", "update_table", "describe"]
 
 MAX_LOCAL_INDEXES = 5
 MAX_GLOBAL_INDEXES = 20
@@ -336,7 +338,7 @@ def _throughput_description(throughput):
     return described
 
 
-def _index_description(table, index, is_global):
+def _index_description(table, index, is_global, status=None):
     described = {
         "IndexName": index["IndexName"],
         "KeySchema": [dict(e) for e in index["KeySchema"]],
@@ -345,11 +347,11 @@ def _index_description(table, index, is_global):
         },
     }
     if is_global:
-        described["IndexStatus"] = "ACTIVE"
+        described["IndexStatus"] = status or "ACTIVE"
         described["ProvisionedThroughput"] = _throughput_description(index.get("ProvisionedThroughput"))
-    # Index contents are the engine's; until it keeps them, they are empty.
-    described["IndexSizeBytes"] = 0
-    described["ItemCount"] = 0
+    stored = table.find_index(index["IndexName"])
+    described["IndexSizeBytes"] = stored.size_bytes if stored is not None else 0
+    described["ItemCount"] = stored.item_count if stored is not None else 0
     described["IndexArn"] = f"{table.arn}/index/{index['IndexName']}"
     return described
 
@@ -360,8 +362,13 @@ def stream_label(table):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds * 1000) % 1000:03d}"
 
 
-def describe(table, status=None):
-    """The TableDescription of a table, as DynamoDB shows it."""
+def describe(table, status=None, index_status=None, deleted_indexes=()):
+    """The TableDescription of a table, as DynamoDB shows it.
+
+    ``index_status`` maps GSI names to the IndexStatus to show (UpdateTable's
+    answer: CREATING); ``deleted_indexes`` are GSI definitions just deleted,
+    shown as DELETING in UpdateTable's answer."""
+    index_status = index_status or {}
     described = {
         "AttributeDefinitions": [dict(d) for d in table.attribute_definitions],
         "TableName": table.name,
@@ -383,10 +390,11 @@ def describe(table, status=None):
         described["LocalSecondaryIndexes"] = [
             _index_description(table, index, False) for index in table.local_secondary_indexes
         ]
-    if table.global_secondary_indexes:
+    if table.global_secondary_indexes or deleted_indexes:
         described["GlobalSecondaryIndexes"] = [
-            _index_description(table, index, True) for index in table.global_secondary_indexes
-        ]
+            _index_description(table, index, True, index_status.get(index["IndexName"]))
+            for index in table.global_secondary_indexes or ()
+        ] + [_index_description(table, index, True, "DELETING") for index in deleted_indexes]
     stream = table.stream_specification
     if stream and stream.get("StreamEnabled"):
         label = stream_label(table)
@@ -444,3 +452,294 @@ def delete_table(db, req):
     described = describe(table, "DELETING")
     db.drop_table(name)
     return {"TableDescription": described}
+
+
+# -- UpdateTable -------------------------------------------------------------------
+# Checked in DynamoDB's order: something to update, then billing mode and
+# throughput, then the GSI updates one by one (structure, then each action
+# against the table), then streams; nothing changes until every check passed.
+#
+# Index creation is immediate here: the backfill runs inside the call.  The
+# answer shows what DynamoDB's answer shows (TableStatus UPDATING, the new
+# index CREATING, a deleted one DELETING) so that clients which poll
+# DescribeTable for ACTIVE (Terraform, CDK, custom waiters) see the usual
+# sequence; the next DescribeTable already shows the index ACTIVE.
+
+_NOTHING_TO_UPDATE = (
+    "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, "
+    "SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, "
+    "DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required"
+)
+
+
+def _throughput_unchanged(what, current, requested):
+    return ValidationException(
+        f"The provisioned throughput for {what} will not change. The requested value equals the current value. "
+        f"Current ReadCapacityUnits provisioned for {what}: {current['ReadCapacityUnits']}. "
+        f"Requested ReadCapacityUnits: {requested['ReadCapacityUnits']}. "
+        f"Current WriteCapacityUnits provisioned for {what}: {current['WriteCapacityUnits']}. "
+        f"Requested WriteCapacityUnits: {requested['WriteCapacityUnits']}. "
+        "Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits."
+    )
+
+
+def _updated_throughput(current, requested):
+    now = time.time()
+    updated = dict(current or {})
+    if current is not None:
+        if requested["ReadCapacityUnits"] > current["ReadCapacityUnits"] or (
+            requested["WriteCapacityUnits"] > current["WriteCapacityUnits"]
+        ):
+            updated["LastIncreaseDateTime"] = now
+        if requested["ReadCapacityUnits"] < current["ReadCapacityUnits"] or (
+            requested["WriteCapacityUnits"] < current["WriteCapacityUnits"]
+        ):
+            updated["LastDecreaseDateTime"] = now
+            updated["NumberOfDecreasesToday"] = updated.get("NumberOfDecreasesToday", 0) + 1
+    updated["ReadCapacityUnits"] = requested["ReadCapacityUnits"]
+    updated["WriteCapacityUnits"] = requested["WriteCapacityUnits"]
+    return updated
+
+
+def _check_gsi_updates(table, updates, billing_mode, new_definitions):
+    """The GSI actions as (kind, name, payload), checked; raises."""
+    actions = []
+    seen = set()
+    for update in updates:
+        present = [kind for kind in ("Update", "Create", "Delete") if update.get(kind) is not None]
+        if not present:
+            raise ValidationException(
+                "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Update, "
+                "GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null"
+            )
+        if len(present) > 1:
+            raise ValidationException(
+                "One or more parameter values were invalid: Only one global secondary index action is allowed "
+                "per GlobalSecondaryIndexUpdate object"
+            )
+        kind = present[0]
+        action = update[kind]
+        name = action["IndexName"]
+        if name in seen:
+            raise ValidationException(
+                "One or more parameter values were invalid: Only one global secondary index update per index "
+                f"is allowed simultaneously. Index: {name}"
+            )
+        seen.add(name)
+        actions.append((kind, name, action))
+    structural = sum(1 for kind, _, _ in actions if kind != "Update")
+    if structural > 1:
+        raise LimitExceededException(
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table"
+        )
+    defined_types = dict(table.types)
+    for d in new_definitions:
+        defined_types.setdefault(d["AttributeName"], d["AttributeType"])
+    checked = []
+    for kind, name, action in actions:
+        existing = table.find_index(name)
+        if kind == "Create":
+            if existing is not None:
+                raise ValidationException("Attempting to create an index which already exists")
+            key_schema = _key_schema(action["KeySchema"])
+            names = [e["AttributeName"] for e in key_schema]
+            if not new_definitions:
+                if any(n not in table.types for n in names):
+                    raise ValidationException(
+                        f"One or more parameter values were invalid: AttributeDefinitions is not specified for index: {name}"
+                    )
+            elif any(n not in defined_types for n in names):
+                defined = [d["AttributeName"] for d in new_definitions]
+                raise ValidationException(
+                    "One or more parameter values were invalid: Some index key attributes are not defined in "
+                    f"AttributeDefinitions. Keys: [{', '.join(names)}], AttributeDefinitions: [{', '.join(defined)}]"
+                )
+            _check_key_types(key_schema)
+            projection = _projection(name, action["Projection"], set())
+            throughput = action.get("ProvisionedThroughput")
+            if billing_mode == "PAY_PER_REQUEST":
+                if throughput is not None:
+                    raise ValidationException(
+                        "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits "
+                        f"can be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
+                    )
+            else:
+                if throughput is None:
+                    raise ValidationException(
+                        f"One or more parameter values were invalid: ProvisionedThroughput must be specified for index: {name}"
+                    )
+                throughput = _capacity(throughput)
+            if len(table.global_indexes) + 1 > MAX_GLOBAL_INDEXES:
+                raise LimitExceededException(
+                    "One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the "
+                    f"per-table limit of {MAX_GLOBAL_INDEXES}"
+                )
+            definition = {"IndexName": name, "KeySchema": key_schema, "Projection": projection}
+            if throughput is not None:
+                definition["ProvisionedThroughput"] = throughput
+            checked.append((kind, name, definition))
+            continue
+        if existing is None or not existing.is_global:
+            if existing is not None:
+                verb = "delete" if kind == "Delete" else "update"
+                raise ValidationException(f"Cannot {verb} an index that is not a GlobalSecondaryIndex: {name}")
+            raise ResourceNotFoundException(f"Requested resource not found: Index {name} for table {table.name}")
+        if kind == "Update":
+            throughput = action.get("ProvisionedThroughput")
+            if billing_mode == "PAY_PER_REQUEST":
+                if throughput is not None:
+                    raise ValidationException(
+                        f"One or more parameter values were invalid: The only Updates for index: {name} when "
+                        "TableThroughputMode is PAY_PER_REQUEST can be to OnDemandThroughput, WarmThroughput"
+                    )
+                checked.append((kind, name, None))
+                continue
+            if throughput is not None:
+                throughput = _capacity(throughput)
+                current = existing.definition.get("ProvisionedThroughput")
+                if current is not None and (
+                    current["ReadCapacityUnits"] == throughput["ReadCapacityUnits"]
+                    and current["WriteCapacityUnits"] == throughput["WriteCapacityUnits"]
+                ):
+                    raise _throughput_unchanged(f"the index {name}", current, throughput)
+            checked.append((kind, name, throughput))
+            continue
+        checked.append((kind, name, existing.definition))
+    return checked
+
+
+def update_table(db, req):
+    name = req["TableName"]
+    table = db.find_table(name)
+    if table is None:
+        raise ResourceNotFoundException(f"Requested resource not found: Table: {name} not found")
+    billing = req.get("BillingMode")
+    throughput = req.get("ProvisionedThroughput")
+    gsi_updates = req.get("GlobalSecondaryIndexUpdates") or None
+    stream = req.get("StreamSpecification")
+    sse = req.get("SSESpecification")
+    table_class = req.get("TableClass")
+    protection = req.get("DeletionProtectionEnabled")
+    if all(v is None for v in (
+        billing, throughput, gsi_updates, stream, sse, table_class, protection,
+        req.get("OnDemandThroughput"), req.get("WarmThroughput"),
+    )):
+        raise ValidationException(_NOTHING_TO_UPDATE)
+
+    # Billing mode and the table's throughput.
+    new_billing = billing or table.billing_mode
+    new_throughput = None
+    if new_billing == "PAY_PER_REQUEST":
+        if throughput is not None:
+            if billing is None:
+                raise ValidationException(
+                    "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits "
+                    "can be specified when BillingMode is PAY_PER_REQUEST"
+                )
+            raise ValidationException(
+                "One or more parameter values were invalid: ProvisionedThroughput cannot be specified when "
+                "BillingMode is PAY_PER_REQUEST"
+            )
+    else:
+        if throughput is None and table.billing_mode == "PAY_PER_REQUEST":
+            raise ValidationException(
+                "One or more parameter values were invalid: ProvisionedThroughput must be specified when "
+                "BillingMode is PROVISIONED"
+            )
+        if throughput is not None:
+            new_throughput = _capacity(throughput)
+            current = table.provisioned_throughput
+            if (
+                table.billing_mode == "PROVISIONED" and current is not None
+                and current["ReadCapacityUnits"] == new_throughput["ReadCapacityUnits"]
+                and current["WriteCapacityUnits"] == new_throughput["WriteCapacityUnits"]
+                and gsi_updates is None
+            ):
+                raise _throughput_unchanged("the table", current, new_throughput)
+
+    new_definitions = [
+        {"AttributeName": d["AttributeName"], "AttributeType": d["AttributeType"]}
+        for d in req.get("AttributeDefinitions") or ()
+    ]
+    actions = []
+    if gsi_updates is not None:
+        actions = _check_gsi_updates(table, gsi_updates, new_billing, new_definitions)
+        structural = any(kind != "Update" for kind, _, _ in actions)
+        if structural and (throughput is not None or billing is not None):
+            raise ValidationException(
+                "One or more parameter values were invalid: You cannot create or delete index while updating table IOPS"
+            )
+        if structural and stream is not None:
+            raise ValidationException(
+                "One or more parameter values were invalid: You cannot create or delete index while changing stream status"
+            )
+
+    new_stream = table.stream_specification
+    if stream is not None:
+        enabled = stream["StreamEnabled"]
+        view_type = stream.get("StreamViewType")
+        active = bool(table.stream_specification and table.stream_specification.get("StreamEnabled"))
+        if enabled:
+            if view_type is None:
+                raise ValidationException(
+                    "One or more parameter values were invalid: If stream is being enabled then UpdateViewType is required"
+                )
+            if active:
+                raise ValidationException(f"Table already has an enabled stream: TableName: {name}")
+            new_stream = {"StreamEnabled": True, "StreamViewType": view_type}
+        else:
+            if view_type is not None:
+                raise ValidationException(
+                    "One or more parameter values were invalid: If stream is being disabled, then UpdateViewType "
+                    "must not be specified"
+                )
+            if not active:
+                raise ValidationException(f"Table has no stream to disable: TableName: {name}")
+            new_stream = None
+    new_sse = _sse_specification(sse) if sse is not None else table.sse_specification
+
+    # Apply.
+    if billing is not None:
+        table.billing_mode = billing
+        if billing == "PAY_PER_REQUEST":
+            table.provisioned_throughput = None
+    if new_throughput is not None:
+        table.provisioned_throughput = _updated_throughput(table.provisioned_throughput, new_throughput)
+    table.stream_specification = new_stream
+    table.sse_specification = new_sse
+    if table_class is not None:
+        table.table_class = table_class
+    if protection is not None:
+        table.deletion_protection = bool(protection)
+    index_status = {}
+    deleted = []
+    for kind, index_name, payload in actions:
+        if kind == "Create":
+            used = {e["AttributeName"] for e in payload["KeySchema"]}
+            wanted = [d for d in new_definitions if d["AttributeName"] in used]
+            for d in wanted:
+                if d["AttributeName"] not in table.types:
+                    table.attribute_definitions.append(dict(d))
+            table.add_global_index(payload, wanted)
+            index_status[index_name] = "CREATING"
+        elif kind == "Delete":
+            deleted.append(payload)
+            table.drop_global_index(index_name)
+            _drop_unused_definitions(table)
+        elif payload is not None:
+            index = table.find_index(index_name)
+            index.definition["ProvisionedThroughput"] = _updated_throughput(
+                index.definition.get("ProvisionedThroughput"), payload
+            )
+    status = "UPDATING" if (actions or throughput is not None or billing is not None) else None
+    return {"TableDescription": describe(table, status, index_status, deleted)}
+
+
+def _drop_unused_definitions(table):
+    """After an index is deleted, DynamoDB forgets attribute definitions no key uses."""
+    used = set(table.key_names)
+    for index in table.indexes:
+        used.update(index.key_names)
+    table.attribute_definitions[:] = [d for d in table.attribute_definitions if d["AttributeName"] in used]
+    for name in [n for n in table.types if n not in used]:
+        del table.types[name]
