@@ -13,8 +13,11 @@ The write step is shaped for reuse (scylladb's rmw_operation): the
 needs no stored item; ``ItemWrite.holds(old)`` evaluates the condition,
 ``ItemWrite.apply(old) -> (new item or None, size)`` is pure, and
 ``execute(write)`` reads, checks, applies and stores with one
-``table.write`` / ``table.remove``.  BatchWriteItem and TransactWriteItems
-prepare every request first, then check and apply.
+``table.write`` / ``table.remove`` (refusing, with TransactionConflictException,
+an item that a prepared transaction has locked).  BatchWriteItem and
+TransactWriteItems prepare every request first, then check and apply.
+Consumed capacity, item collection metrics and throughput admission use
+``kvstore.capacity``.
 
 The key checks here are shared by every operation that names an item:
 :func:`key_from_key` for a ``Key`` parameter and :func:`key_from_item` for
@@ -22,7 +25,10 @@ a whole item (PutItem).  Legacy parameters are converted by ``legacy.py``;
 expressions are the ``kvstore.expressions`` library's.
 """
 
-from ..errors import ConditionalCheckFailedException, ResourceNotFoundException, ValidationException
+from ..capacity import Consumed, read_units
+from ..errors import (
+    ConditionalCheckFailedException, ResourceNotFoundException, TransactionConflictException, ValidationException,
+)
 from ..expressions import Resolver, apply_update, check_expression_parameters, check_key_update, evaluate, project
 from ..values import MAX_ITEM_SIZE, decode_binary, item_size, validate_item_with_size, validate_value
 from .legacy import AttributeUpdates, attributes_to_get, check_no_mixing, expected_condition
@@ -32,7 +38,7 @@ __all__ = [
     "put_item", "get_item", "delete_item", "update_item",
     "get_table", "key_from_key", "key_from_item", "key_dict", "make_resolver",
     "ItemWrite", "PutWrite", "DeleteWrite", "UpdateWrite",
-    "prepare_put", "prepare_delete", "prepare_update", "execute",
+    "prepare_put", "prepare_delete", "prepare_update", "execute", "item_collection_metrics",
 ]
 
 MAX_HASH_KEY_BYTES = 2048
@@ -258,9 +264,16 @@ class UpdateWrite(ItemWrite):
         return new, size
 
 
-def execute(write):
-    """Run a prepared write: check, apply, store.  Returns (old, new)."""
+def execute(write, locks=None):
+    """Run a prepared write: check, apply, store.  Returns (old, new).
+
+    ``locks`` is the shard's transaction lock table (``transact.LockTable``):
+    an item a prepared transaction holds refuses single writes with
+    TransactionConflictException, as on DynamoDB.
+    """
     table, loc = write.table, write.loc
+    if locks is not None and locks._held and locks.holder((table.name, loc[2], loc[3])) is not None:
+        raise TransactionConflictException("Transaction is ongoing for the item")
     old = table.read(loc)
     if not write.holds(old):
         raise write.condition_failed(old)
@@ -344,55 +357,76 @@ def prepare_update(db, req):
     return write
 
 
-# -- consumed capacity (the simple rules; the capacity issue refines them) ---
-
-def _write_units(size):
-    return float(max(1, -(-size // 1024)))
-
-
-def _read_units(size, consistent):
-    units = max(1, -(-size // 4096))
-    return float(units) if consistent else units / 2
+# -- consumed capacity and item collection metrics ---------------------------------
+# Units are computed (capacity.py) when the request asks for them or when
+# throughput is enforced; otherwise the hot path skips them.
 
 
-def _consumed(req, table, units):
-    mode = req.get("ReturnConsumedCapacity")
-    if mode == "TOTAL":
-        return {"TableName": table.name, "CapacityUnits": units}
-    if mode == "INDEXES":
-        return {"TableName": table.name, "CapacityUnits": units, "Table": {"CapacityUnits": units}}
-    return None
+def _measuring(db, req):
+    return req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES") or db.throughput.enabled
 
 
-def _answer(req, table, attributes, units):
+def item_collection_metrics(table, key, loc):
+    """ItemCollectionMetrics of the item collection holding ``loc`` (tables
+    with local secondary indexes only; None otherwise).  The size counts the
+    collection's items and their LSI entries; the estimate is the whole-GB
+    range around it, as DynamoDB gives it."""
+    if not table.local_indexes:
+        return None
+    hk = loc[2]
+    size = loc[0].collection_size(hk)
+    for index in table.local_indexes:
+        size += index.partition_of(loc[1]).collection_size(hk)
+    low = float(size // (1 << 30))
+    return {
+        "ItemCollectionKey": {table.hash_key: key[table.hash_key]},
+        "SizeEstimateRangeGB": [low, low + 1.0],
+    }
+
+
+def _write_answer(db, req, write, old, new, attributes):
     out = {}
     if attributes:
         out["Attributes"] = attributes
-    consumed = _consumed(req, table, units)
-    if consumed is not None:
-        out["ConsumedCapacity"] = consumed
+    if _measuring(db, req):
+        consumed = Consumed(write.table)
+        consumed.add_item_write(old, new, write.loc)
+        db.throughput.charge(consumed)
+        mode = req.get("ReturnConsumedCapacity")
+        if mode in ("TOTAL", "INDEXES"):
+            out["ConsumedCapacity"] = consumed.render(mode)
+    if req.get("ReturnItemCollectionMetrics") == "SIZE":
+        metrics = item_collection_metrics(write.table, write.key, write.loc)
+        if metrics is not None:
+            out["ItemCollectionMetrics"] = metrics
     return out
 
 
 # -- operations --------------------------------------------------------------
 
+def _run(db, write):
+    if db.throughput.enabled:
+        db.throughput.admit_write(write.table)
+    return execute(write, db.locks)
+
+
 def put_item(db, req):
     write = prepare_put(db, req)
-    old, _ = execute(write)
+    old, new = _run(db, write)
     attributes = old if req.get("ReturnValues") == "ALL_OLD" else None
-    return _answer(req, write.table, attributes, _write_units(write.size))
+    return _write_answer(db, req, write, old, new, attributes)
 
 
 def delete_item(db, req):
     write = prepare_delete(db, req)
-    old, _ = execute(write)
+    old, new = _run(db, write)
     attributes = old if req.get("ReturnValues") == "ALL_OLD" else None
-    return _answer(req, write.table, attributes, _write_units(item_size(old) if old is not None else 0))
+    return _write_answer(db, req, write, old, new, attributes)
 
 
 def update_item(db, req):
     write = prepare_update(db, req)
-    old, new = execute(write)
+    old, new = _run(db, write)
     rv = req.get("ReturnValues")
     attributes = None
     if rv == "ALL_OLD":
@@ -403,8 +437,7 @@ def update_item(db, req):
         attributes = project(old, write.paths)
     elif rv == "UPDATED_NEW":
         attributes = project(new, write.paths)
-    size = max(item_size(old) if old is not None else 0, item_size(new) if new is not None else 0)
-    return _answer(req, write.table, attributes, _write_units(size))
+    return _write_answer(db, req, write, old, new, attributes)
 
 
 def get_item(db, req):
@@ -419,11 +452,18 @@ def get_item(db, req):
         resolver.check_all_used()
     table = get_table(db, req["TableName"])
     hash_av, range_av = key_from_key(table, req["Key"])
+    throughput = db.throughput
+    if throughput.enabled:
+        throughput.admit_read(table)
     stored = table.read(table.locate(hash_av, range_av))
     out = {}
     if stored is not None:
         out["Item"] = stored if paths is None else project(stored, paths)
-    if req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
-        size = item_size(stored) if stored is not None else 0
-        out["ConsumedCapacity"] = _consumed(req, table, _read_units(size, bool(req.get("ConsistentRead"))))
+    if _measuring(db, req):
+        consumed = Consumed(table)
+        consumed.add_read(read_units(item_size(stored) if stored is not None else 0, bool(req.get("ConsistentRead"))))
+        throughput.charge(consumed)
+        mode = req.get("ReturnConsumedCapacity")
+        if mode in ("TOTAL", "INDEXES"):
+            out["ConsumedCapacity"] = consumed.render(mode)
     return out

@@ -25,6 +25,7 @@ more than it projects (DynamoDB fetches the rest from the table), a GSI
 cannot: Select=ALL_ATTRIBUTES on a GSI that does not project ALL is refused.
 """
 
+from ..capacity import Consumed, read_units
 from ..errors import ValidationException
 from ..expressions import Resolver, check_expression_parameters, compare_values, evaluate, project
 from ..expressions.ast import And, Between, Call, Compare, Const, In, Not, Or, Path
@@ -517,14 +518,9 @@ class ReadRequest:
         return (entry[3] for entry in walk), sum(p.size_bytes for p in partitions.values())
 
 
-def _units(size, consistent):
-    units = max(1, -(-size // 4096))
-    return float(units) if consistent else units / 2
-
-
-def _read_page(plan):
+def _read_page(plan, throughput):
     entries, bound = plan.entries()
-    measure = bound >= MAX_PAGE_BYTES or plan.capacity in ("TOTAL", "INDEXES")
+    measure = bound >= MAX_PAGE_BYTES or plan.capacity in ("TOTAL", "INDEXES") or throughput.enabled
     limit = plan.limit
     condition = plan.filter
     legacy = plan.legacy_filter
@@ -564,20 +560,21 @@ def _read_page(plan):
     out["ScannedCount"] = scanned
     if stopped and last is not None:
         out["LastEvaluatedKey"] = {name: last[name] for name in plan.key_names}
-    if plan.capacity in ("TOTAL", "INDEXES"):
-        units = _units(size, plan.consistent)
-        consumed = {"TableName": table.name, "CapacityUnits": units}
-        if plan.capacity == "INDEXES":
-            if plan.index is None:
-                consumed["Table"] = {"CapacityUnits": units}
-            else:
-                consumed["Table"] = {"CapacityUnits": 0.0}
-                group = "GlobalSecondaryIndexes" if plan.index.is_global else "LocalSecondaryIndexes"
-                consumed[group] = {plan.index.name: {"CapacityUnits": units}}
-        out["ConsumedCapacity"] = consumed
+    if plan.capacity in ("TOTAL", "INDEXES") or throughput.enabled:
+        # A page is charged on the total size read (before any filter), in
+        # 4 KB units, halved unless consistent; on the index when reading one.
+        consumed = Consumed(table)
+        consumed.add_read(read_units(size, plan.consistent), plan.index)
+        throughput.charge(consumed)
+        if plan.capacity in ("TOTAL", "INDEXES"):
+            out["ConsumedCapacity"] = consumed.render(plan.capacity)
     return out
 
 
 def do_query(db, req, is_query):
     """The Query (``is_query``) or Scan answer to ``req``."""
-    return _read_page(ReadRequest(db, req, is_query))
+    plan = ReadRequest(db, req, is_query)
+    throughput = db.throughput
+    if throughput.enabled:
+        throughput.admit_read(plan.table, plan.index)
+    return _read_page(plan, throughput)

@@ -327,8 +327,50 @@ def _compile_list(shape):
     return check
 
 
+def _map_phrases(shape):
+    """The "Map keys" / "Map value" constraint checks of a map, each
+    (failed(map) -> bool, phrase) listing every constraint of its kind."""
+    checks = []
+    key = shape.key
+    if key is not None:
+        phrases, rules = [], []
+        if key.max_len is not None:
+            m = key.max_len
+            phrases.append(f"Member must have length less than or equal to {m}")
+            rules.append(lambda k: _length(k) > m)
+        if key.min_len:
+            n = key.min_len
+            phrases.append(f"Member must have length greater than or equal to {n}")
+            rules.append(lambda k: _length(k) < n)
+        if key.pattern is not None:
+            match = re.compile(key.pattern).fullmatch
+            phrases.append(f"Member must satisfy regular expression pattern: {key.pattern}")
+            rules.append(lambda k: match(k) is None)
+
+        def keys_fail(v, rules=tuple(rules)):
+            return any(rule(k) for k in v for rule in rules)
+
+        checks.append((keys_fail, "Map keys must satisfy constraint: [" + ", ".join(phrases) + "]"))
+    if shape.value_min_len is not None or shape.value_max_len is not None:
+        lo, hi = shape.value_min_len, shape.value_max_len
+        phrases = []
+        if hi is not None:
+            phrases.append(f"Member must have length less than or equal to {hi}")
+        if lo is not None:
+            phrases.append(f"Member must have length greater than or equal to {lo}")
+
+        def values_fail(v):
+            return any(
+                type(e) is list and ((hi is not None and len(e) > hi) or (lo is not None and len(e) < lo))
+                for e in v.values()
+            )
+
+        checks.append((values_fail, "Map value must satisfy constraint: [" + ", ".join(phrases) + "]"))
+    return tuple(checks)
+
+
 def _compile_map(shape):
-    own = tuple(_length_rules(shape))
+    own = tuple(_length_rules(shape)) + _map_phrases(shape)
     java_value = shape.java_value
     value = shape.value
 

@@ -1,0 +1,255 @@
+"""BatchGetItem and BatchWriteItem.
+
+Both check the whole request before touching anything, in DynamoDB's order
+(as dynalite's tests record it): per table, the expression and legacy
+parameters and every AttributeValue; duplicate keys and the 100-key limit
+(BatchGetItem); then each table is looked up (ResourceNotFoundException), then
+every key is checked against its table's schema and, for BatchWriteItem, the
+same item named twice is refused ("Provided list of item keys contains
+duplicates").  Only then are reads or writes done.
+
+Each item is then read or written on its own (a batch is not a transaction):
+
+- a key or request that cannot be served now is handed back in
+  ``UnprocessedKeys`` / ``UnprocessedItems``, in request form, for the client
+  to retry: past the 16 MB response limit (BatchGetItem), when its table's
+  provisioned throughput is spent (with ``--enforce-throughput``), or when a
+  prepared transaction holds the item.  If throughput refused every request
+  of the batch, DynamoDB answers ProvisionedThroughputExceededException
+  instead;
+- writes reuse ``items``' prepared writes (``PutWrite``/``DeleteWrite``,
+  unconditional) and ``items.execute``;
+- ConsumedCapacity is a list with one entry per table (``capacity.Consumed``).
+"""
+
+import msgspec
+
+from ..capacity import Consumed, read_units, render_list
+from ..errors import ProvisionedThroughputExceededException, ValidationException
+from ..expressions import Resolver, check_expression_parameters, project
+from ..values import MAX_ITEM_SIZE, item_size, validate_item_with_size, validate_value
+from . import items
+from .legacy import attributes_to_get, check_no_mixing
+from .specs import KEYS_AND_ATTRIBUTES
+
+__all__ = ["batch_get_item", "batch_write_item", "MAX_BATCH_GET_KEYS", "MAX_RESPONSE_BYTES"]
+
+MAX_BATCH_GET_KEYS = 100
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+_DUPLICATES = "Provided list of item keys contains duplicates"
+_TOO_MANY = "Too many items requested for the BatchGetItem call"
+_ONE_REQUEST = (
+    "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the "
+    "supported datatypes"
+)
+
+_encode = msgspec.json.Encoder(order="sorted").encode
+
+
+def _key_fingerprint(key):
+    """Identity of a key given as validated values, before any table is known."""
+    return _encode(key)
+
+
+def _throttled_everything(refused, total):
+    return total and refused == total
+
+
+# -- BatchGetItem ------------------------------------------------------------------
+
+
+def _check_get_table(entry):
+    """Per-table checks of a KeysAndAttributes: returns (validated keys, paths)."""
+    projection = entry.get("ProjectionExpression")
+    check_no_mixing(entry, KEYS_AND_ATTRIBUTES.members)
+    check_expression_parameters(entry.get("ExpressionAttributeNames"), None,
+                                [("ProjectionExpression", projection)])
+    paths = None
+    names = entry.get("AttributesToGet")
+    if names is not None:
+        paths = attributes_to_get(names)
+    if projection is not None:
+        resolver = Resolver(entry.get("ExpressionAttributeNames"))
+        paths = resolver.projection(projection)
+        resolver.check_all_used()
+    keys = []
+    seen = set()
+    for key in entry["Keys"]:
+        checked = {name: validate_value(av) for name, av in key.items()}
+        fingerprint = _key_fingerprint(checked)
+        if fingerprint in seen:
+            raise ValidationException(_DUPLICATES)
+        seen.add(fingerprint)
+        keys.append(key)
+    return keys, paths
+
+
+def _unprocessed_get(entry, keys):
+    out = {"Keys": keys}
+    for name in ("AttributesToGet", "ConsistentRead", "ProjectionExpression", "ExpressionAttributeNames"):
+        if entry.get(name) is not None:
+            out[name] = entry[name]
+    return out
+
+
+def batch_get_item(db, req):
+    request_items = req["RequestItems"]
+    plans = []
+    count = 0
+    for name, entry in request_items.items():
+        keys, paths = _check_get_table(entry)
+        count += len(keys)
+        if count > MAX_BATCH_GET_KEYS:
+            raise ValidationException(_TOO_MANY)
+        plans.append([name, entry, keys, paths, None])
+    for plan in plans:
+        plan[4] = items.get_table(db, plan[0])
+    located = []
+    for name, entry, keys, paths, table in plans:
+        located.append([table.locate(*items.key_from_key(table, key)) for key in keys])
+
+    throughput = db.throughput
+    measuring = req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES") or throughput.enabled
+    locks = db.locks
+    responses = {}
+    unprocessed = {}
+    consumed = []
+    size = 0
+    full = False
+    refused = 0
+    for (name, entry, keys, paths, table), locs in zip(plans, located):
+        found = responses[name] = []
+        consistent = bool(entry.get("ConsistentRead"))
+        c = Consumed(table) if measuring else None
+        left = []
+        for key, loc in zip(keys, locs):
+            if full or (locks._held and locks.holder((table.name, loc[2], loc[3])) is not None):
+                left.append(key)
+                continue
+            if throughput.enabled and throughput.read_refusal(table) is not None:
+                refused += 1
+                left.append(key)
+                continue
+            item = table.read(loc)
+            n = item_size(item) if item is not None else 0
+            if size + n > MAX_RESPONSE_BYTES:
+                full = True
+                left.append(key)
+                continue
+            size += n
+            if c is not None:
+                c.add_read(read_units(n, consistent))
+                if throughput.enabled:
+                    one = Consumed(table)
+                    one.add_read(read_units(n, consistent))
+                    throughput.charge(one)
+            if item is not None:
+                found.append(item if paths is None else project(item, paths))
+        if left:
+            unprocessed[name] = _unprocessed_get(entry, left)
+        if c is not None and (c.reads or not left):
+            consumed.append(c)
+    if _throttled_everything(refused, count):
+        raise ProvisionedThroughputExceededException(throughput.read_refusal(plans[0][4]) or "")
+    out = {"Responses": responses, "UnprocessedKeys": unprocessed}
+    rendered = render_list(consumed, req.get("ReturnConsumedCapacity"))
+    if rendered is not None:
+        out["ConsumedCapacity"] = rendered
+    return out
+
+
+# -- BatchWriteItem ---------------------------------------------------------------
+
+
+def _check_write_request(request):
+    """Validate one WriteRequest's values: ('Put', item, size) or ('Delete', key)."""
+    put, delete = request.get("PutRequest"), request.get("DeleteRequest")
+    if (put is None) == (delete is None):
+        raise ValidationException(_ONE_REQUEST)
+    if put is not None:
+        item, size = validate_item_with_size(put["Item"])
+        if size > MAX_ITEM_SIZE:
+            raise ValidationException("Item size has exceeded the maximum allowed size")
+        return "Put", item, size
+    for av in delete["Key"].values():
+        validate_value(av)
+    return "Delete", delete["Key"], 0
+
+
+def _prepare_write(table, kind, value, size):
+    if kind == "Put":
+        hash_av, range_av = items.key_from_item(table, value)
+        if table.indexes:
+            table.check_index_keys(value)
+        write = items.PutWrite(table, hash_av, range_av, None, {})
+        write.item, write.size = value, size
+        return write
+    hash_av, range_av = items.key_from_key(table, value)
+    return items.DeleteWrite(table, hash_av, range_av, None, {})
+
+
+def batch_write_item(db, req):
+    request_items = req["RequestItems"]
+    checked = []
+    for name, requests in request_items.items():
+        checked.append((name, [_check_write_request(r) for r in requests]))
+    tables = [items.get_table(db, name) for name, _ in checked]
+    plans = []
+    for table, (name, requests) in zip(tables, checked):
+        seen = set()
+        writes = []
+        for kind, value, size in requests:
+            write = _prepare_write(table, kind, value, size)
+            key = (write.loc[2], write.loc[3])
+            if key in seen:
+                raise ValidationException(_DUPLICATES)
+            seen.add(key)
+            writes.append(write)
+        plans.append((name, table, writes))
+
+    throughput = db.throughput
+    mode = req.get("ReturnConsumedCapacity")
+    measuring = mode in ("TOTAL", "INDEXES") or throughput.enabled
+    metrics_asked = req.get("ReturnItemCollectionMetrics") == "SIZE"
+    locks = db.locks
+    unprocessed = {}
+    consumed = []
+    metrics = {}
+    refused = total = 0
+    for name, table, writes in plans:
+        c = Consumed(table) if measuring else None
+        left = []
+        for write, original in zip(writes, request_items[name]):
+            total += 1
+            if throughput.enabled and throughput.write_refusal(table) is not None:
+                refused += 1
+                left.append(original)
+                continue
+            if locks._held and locks.holder((table.name, write.loc[2], write.loc[3])) is not None:
+                left.append(original)
+                continue
+            old, new = items.execute(write)
+            if c is not None:
+                one = Consumed(table)
+                one.add_item_write(old, new, write.loc)
+                throughput.charge(one)
+                for index, units in one.writes.items():
+                    c.add_write(units, index)
+            if metrics_asked:
+                m = items.item_collection_metrics(table, write.key, write.loc)
+                if m is not None:
+                    metrics.setdefault(name, []).append(m)
+        if left:
+            unprocessed[name] = left
+        if c is not None and c.writes:
+            consumed.append(c)
+    if _throttled_everything(refused, total):
+        raise ProvisionedThroughputExceededException(throughput.write_refusal(plans[0][1]) or "")
+    out = {"UnprocessedItems": unprocessed}
+    rendered = render_list(consumed, mode)
+    if rendered is not None:
+        out["ConsumedCapacity"] = rendered
+    if metrics:
+        out["ItemCollectionMetrics"] = metrics
+    return out
