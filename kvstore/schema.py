@@ -244,6 +244,11 @@ class Table:
         self.table_id = str(uuid.uuid4())
         self.arn = f"arn:aws:dynamodb:{region}:{account_id}:table/{name}"
         self.status = "ACTIVE"
+        # kvstore/streams.py: the enabled stream (written to) and the latest one.
+        self.stream = None
+        self.latest_stream = None
+        # kvstore/ttl.py: {"AttributeName", "Enabled", "Changed"} or None.
+        self.ttl = None
 
         types = {d["AttributeName"]: d["AttributeType"] for d in attribute_definitions}
         self.hash_key = self.range_key = None
@@ -372,18 +377,25 @@ class Table:
         """Store ``item`` (validated, ``size`` bytes) at ``loc``; return the old item or None."""
         partition, token, hk, sk = loc
         if not self.indexes:
-            return partition.put(token, hk, sk, item, size)
-        self.check_index_keys(item)
-        old = partition.put(token, hk, sk, item, size)
-        self._update_indexes(token, hk, sk, old, item, size)
+            old = partition.put(token, hk, sk, item, size)
+        else:
+            self.check_index_keys(item)
+            old = partition.put(token, hk, sk, item, size)
+            self._update_indexes(token, hk, sk, old, item, size)
+        if self.stream is not None and old != item:  # kvstore/streams.py
+            self.stream.emit(token, old, item)
         return old
 
-    def remove(self, loc):
-        """Delete the item at ``loc``; return it, or None if there was none."""
+    def remove(self, loc, identity=None):
+        """Delete the item at ``loc``; return it, or None if there was none.
+        ``identity`` is the stream record's userIdentity (TTL deletions)."""
         partition, token, hk, sk = loc
         old = partition.delete(hk, sk)
-        if old is not None and self.indexes:
-            self._update_indexes(token, hk, sk, old, None, 0)
+        if old is not None:
+            if self.indexes:
+                self._update_indexes(token, hk, sk, old, None, 0)
+            if self.stream is not None:
+                self.stream.emit(token, old, None, identity)
         return old
 
     def _update_indexes(self, token, hk, sk, old, new, size):

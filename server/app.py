@@ -12,7 +12,7 @@ checks is DynamoDB's (as recorded by dynalite's connection tests):
 4. the engine: ``kvstore.api.dispatch(db, operation, request)``.
 
 Streams operations go to ``streams_dispatch`` (same signature as
-``dispatch``); until streams exist every one of them is unknown.  Nothing
+``dispatch``; by default ``kvstore.api.streams_dispatch``).  Nothing
 here knows what an operation means: data semantics live in ``kvstore``.
 
 ``start_server(...)`` opens the listener (tests use it with port 0) and
@@ -65,6 +65,8 @@ def make_handler(db=None, *, dispatch=None, streams_dispatch=None, operations=No
         dispatch = api.dispatch
         if operations is None:
             operations = getattr(api, "OPERATIONS", None)
+        if streams_dispatch is None:
+            streams_dispatch = getattr(api, "streams_dispatch", None)
     if db is None:
         import kvstore
 
@@ -184,9 +186,27 @@ def _new_loop():
     return uvloop.new_event_loop()
 
 
+async def sweep_ttl_forever(db, interval):
+    """Delete expired TTL items every ``interval`` seconds (``--ttl-interval``).
+
+    Each ``db.sweep_ttl()`` call is bounded (kvstore/ttl.py); while a pass is
+    unfinished the next chunk runs on the next loop turn, so requests are
+    served in between and the loop is never held for long."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            while not db.sweep_ttl()[1]:
+                await asyncio.sleep(0)
+        except Exception:
+            log.exception("TTL sweep failed")
+
+
 def serve(host="127.0.0.1", port=8000, db=None, *, idle_timeout=60.0, handler=None,
-          ready_callback=None, stopped_callback=None, grace=SHUTDOWN_GRACE):
+          ready_callback=None, stopped_callback=None, grace=SHUTDOWN_GRACE, ttl_interval=5.0):
     """Run the server until SIGINT or SIGTERM; return the exit code (0).
+
+    With ``db`` given and ``ttl_interval`` > 0, a background task sweeps
+    expired TTL items every ``ttl_interval`` seconds.
 
     ``ready_callback(server)`` is called once listening; ``stopped_callback
     (signal_name)`` once the shutdown has finished.  A second signal during
@@ -201,6 +221,9 @@ def serve(host="127.0.0.1", port=8000, db=None, *, idle_timeout=60.0, handler=No
                                     idle_timeout=idle_timeout)
         stop = loop.create_future()
         signals = (signal.SIGINT, signal.SIGTERM)
+        sweeper = None
+        if db is not None and ttl_interval:
+            sweeper = loop.create_task(sweep_ttl_forever(db, ttl_interval))
 
         def on_signal(signum):
             if not stop.done():
@@ -217,6 +240,8 @@ def serve(host="127.0.0.1", port=8000, db=None, *, idle_timeout=60.0, handler=No
             signum = await stop
             await server.shutdown(grace)
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
             for signum_ in signals:
                 loop.remove_signal_handler(signum_)
         if stopped_callback is not None:

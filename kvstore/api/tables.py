@@ -24,6 +24,7 @@ from ..errors import (
     LimitExceededException, ResourceInUseException, ResourceNotFoundException, ValidationException,
 )
 from ..schema import Table
+from .control import check_tags
 
 __all__ = ["create_table", "describe_table", "list_tables", "delete_table", "update_table", "describe"]
 
@@ -94,10 +95,13 @@ def create_table(db, req):
     stream_specification = _stream_specification(req.get("StreamSpecification"))
     sse_specification = _sse_specification(req.get("SSESpecification"))
 
+    tags = req.get("Tags")
+    if tags:
+        tags = check_tags(tags)
+
     if db.find_table(name) is not None:
         raise ResourceInUseException(f"Table already exists: {name}")
 
-    tags = req.get("Tags")
     table = Table(
         name,
         key_schema,
@@ -109,12 +113,14 @@ def create_table(db, req):
         stream_specification=stream_specification,
         table_class=req.get("TableClass"),
         deletion_protection=bool(req.get("DeletionProtectionEnabled")),
-        tags=[{"Key": t["Key"], "Value": t["Value"]} for t in tags] if tags else None,
+        tags=tags or None,
         sse_specification=sse_specification,
         region=db.region,
         account_id=db.account_id,
     )
     db.add_table(table)
+    if stream_specification is not None:
+        db.streams.open(table)
     return {"TableDescription": describe(table)}
 
 
@@ -358,6 +364,8 @@ def _index_description(table, index, is_global, status=None):
 
 def stream_label(table):
     """The stream label DynamoDB derives from the stream's creation time."""
+    if table.latest_stream is not None:
+        return table.latest_stream.label
     seconds = table.creation_date_time
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds * 1000) % 1000:03d}"
 
@@ -396,11 +404,12 @@ def describe(table, status=None, index_status=None, deleted_indexes=()):
             for index in table.global_secondary_indexes or ()
         ] + [_index_description(table, index, True, "DELETING") for index in deleted_indexes]
     stream = table.stream_specification
-    if stream and stream.get("StreamEnabled"):
-        label = stream_label(table)
-        described["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
-        described["LatestStreamLabel"] = label
-        described["LatestStreamArn"] = f"{table.arn}/stream/{label}"
+    if stream is not None:
+        described["StreamSpecification"] = dict(stream)
+    if table.latest_stream is not None:
+        # Kept after the stream is disabled, as DynamoDB keeps them.
+        described["LatestStreamLabel"] = table.latest_stream.label
+        described["LatestStreamArn"] = table.latest_stream.arn
     sse = table.sse_specification
     if sse and sse.get("Enabled"):
         key = sse.get("KMSMasterKeyId")
@@ -450,6 +459,7 @@ def delete_table(db, req):
             "Disable deletion protection first."
         )
     described = describe(table, "DELETING")
+    db.streams.close(table)  # its stream stays readable, DISABLED, for 24 hours
     db.drop_table(name)
     return {"TableDescription": described}
 
@@ -625,6 +635,28 @@ def update_table(db, req):
         req.get("OnDemandThroughput"), req.get("WarmThroughput"),
     )):
         raise ValidationException(_NOTHING_TO_UPDATE)
+    # SSE, table class and deletion protection changes each come alone.
+    for member, value, what in (
+        ("SSESpecification", sse, "Server-Side Encryption"),
+        ("TableClass", table_class, "TableClass"),
+        ("DeletionProtectionEnabled", protection, "DeletionProtection"),
+    ):
+        if value is not None and any(
+            other is not None for key, other in (
+                ("BillingMode", billing), ("ProvisionedThroughput", throughput),
+                ("GlobalSecondaryIndexUpdates", gsi_updates), ("StreamSpecification", stream),
+                ("SSESpecification", sse), ("TableClass", table_class),
+                ("DeletionProtectionEnabled", protection),
+            ) if key != member
+        ):
+            raise ValidationException(
+                f"One or more parameter values were invalid: {what} modification must be the only operation "
+                "in the request"
+            )
+    if stream is not None and throughput is not None:
+        raise ValidationException(
+            "One or more parameter values were invalid: You cannot modify stream status while updating table IOPS"
+        )
 
     # Billing mode and the table's throughput.
     new_billing = billing or table.billing_mode
@@ -695,7 +727,7 @@ def update_table(db, req):
                 )
             if not active:
                 raise ValidationException(f"Table has no stream to disable: TableName: {name}")
-            new_stream = None
+            new_stream = {"StreamEnabled": False}
     new_sse = _sse_specification(sse) if sse is not None else table.sse_specification
 
     # Apply.
@@ -706,6 +738,13 @@ def update_table(db, req):
     if new_throughput is not None:
         table.provisioned_throughput = _updated_throughput(table.provisioned_throughput, new_throughput)
     table.stream_specification = new_stream
+    if stream is not None:
+        # Enabling makes a new stream (label, ARN, shards); disabling closes
+        # the current one's shards (kvstore/streams.py).
+        if stream["StreamEnabled"]:
+            db.streams.open(table)
+        else:
+            db.streams.close(table)
     table.sse_specification = new_sse
     if table_class is not None:
         table.table_class = table_class
