@@ -13,8 +13,13 @@ transaction helpers take plain Python values (``kvstore/embedded.py``), and
 (``kvstore/boto.py``; boto3 is imported only when they are called).
 """
 
+import time
+
 from ._core import Ring
 from .api import dispatch
+from .streams import StreamStore
+from .api.transact import LockTable
+from .capacity import Throughput
 
 __all__ = ["Database"]
 
@@ -24,16 +29,45 @@ VNODES = 16
 
 
 class Database:
-    def __init__(self, *, region="us-east-1", account_id="000000000000"):
+    def __init__(self, *, region="us-east-1", account_id="000000000000", enforce_throughput=False,
+                 clock=None):
+        """``enforce_throughput``: hold PROVISIONED tables and GSIs to their
+        capacity units (``kvstore serve --enforce-throughput``);
+        ``clock`` (seconds, monotonic) drives the token buckets."""
         self.region = region
         self.account_id = account_id
         self.shard = 0
         self.ring = Ring([self.shard], VNODES)
         self.tables = {}
+        # DynamoDB Streams and TTL (kvstore/streams.py, kvstore/ttl.py) read
+        # time from ``wall_clock`` (epoch seconds); tests replace it.
+        self.wall_clock = time.time
+        self.streams = StreamStore(clock=lambda: self.wall_clock())
+        self.ttl_state = {}
+        # Per-item locks of prepared transactions (kvstore/api/transact.py).
+        self.locks = LockTable()
+        self.throughput = Throughput(enforce_throughput, clock)
 
     def request(self, operation, request=None):
         """Run one DynamoDB operation, e.g. ``db.request("GetItem", {...})``."""
         return dispatch(self, operation, {} if request is None else request)
+
+    def streams_request(self, operation, request=None):
+        """Run one DynamoDB Streams operation, e.g. ``db.streams_request("ListStreams")``."""
+        from .api.streams import streams_dispatch
+
+        return streams_dispatch(self, operation, {} if request is None else request)
+
+    def sweep_ttl(self, now=None, budget=None):
+        """Delete the items whose TTL attribute has expired, as DynamoDB's
+        background process does; ``kvstore serve`` calls this every
+        ``--ttl-interval`` seconds, embedded users call it themselves.
+        ``now``: epoch seconds (default ``wall_clock()``); ``budget``: items
+        examined at most in this call (default: a bounded chunk).  Returns
+        (items deleted, whether the whole of every table was examined)."""
+        from .ttl import sweep
+
+        return sweep(self, now, budget)
 
     # -- the Pythonic API (kvstore/embedded.py) ----------------------------
 

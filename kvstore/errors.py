@@ -18,6 +18,7 @@ __all__ = [
     "ResourceNotFoundException",
     "ResourceInUseException",
     "ConditionalCheckFailedException",
+    "DuplicateItemException",
     "LimitExceededException",
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
@@ -31,6 +32,9 @@ __all__ = [
     "MissingAuthenticationTokenException",
     "InternalServerError",
     "ServiceUnavailable",
+    "ExpiredIteratorException",
+    "TrimmedDataAccessException",
+    "TableNotFoundException",
 ]
 
 _DYNAMODB = "com.amazonaws.dynamodb.v20120810#"
@@ -104,6 +108,10 @@ class ConditionalCheckFailedException(DynamoDBError):
     pass
 
 
+class DuplicateItemException(DynamoDBError):
+    """A PartiQL INSERT of a key that exists."""
+
+
 class LimitExceededException(DynamoDBError):
     pass
 
@@ -147,3 +155,18 @@ class InternalServerError(DynamoDBError):
 class ServiceUnavailable(DynamoDBError):
     namespace = _CORAL
     status = 503
+
+
+# DynamoDB Streams (same namespace as DynamoDB's own errors).
+
+
+class ExpiredIteratorException(DynamoDBError):
+    pass
+
+
+class TrimmedDataAccessException(DynamoDBError):
+    pass
+
+
+class TableNotFoundException(DynamoDBError):
+    pass

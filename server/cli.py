@@ -5,6 +5,8 @@ line to stderr when it is ready -- ``kvstore 0.1.0 listening on
 http://127.0.0.1:8000``, with the real port when ``--port 0`` asked for any
 free one, so scripts and tests can read it -- and one line when a SIGINT or
 SIGTERM has stopped it after draining.  The exit code is then 0.
+``--enforce-throughput`` turns on provisioned-throughput throttling
+(``kvstore.capacity``).
 """
 
 import argparse
@@ -55,8 +57,14 @@ def build_parser():
                        help="port to listen on, 0 for any free one (default: 8000)")
     serve.add_argument("--idle-timeout", type=_seconds, default=60.0, metavar="SECONDS",
                        help="close connections silent this long, 0 for never (default: 60)")
+    serve.add_argument("--ttl-interval", type=_seconds, default=5.0, metavar="SECONDS",
+                       help="delete expired TTL items every this many seconds, 0 for never (default: 5)")
     serve.add_argument("--log-level", choices=LOG_LEVELS, default="info",
                        help="log level (default: info)")
+    serve.add_argument("--enforce-throughput", action="store_true",
+                       help="hold PROVISIONED tables and GSIs to their capacity units (with "
+                            "DynamoDB's 300-second burst); over it, requests fail with "
+                            "ProvisionedThroughputExceededException (default: off)")
     return parser
 
 
@@ -79,6 +87,8 @@ def main(argv=None):
 
     from .app import serve
 
+    db = kvstore.Database(enforce_throughput=args.enforce_throughput)
+
     def ready(server):
         port = server.address[1]
         log.info("kvstore %s listening on %s", kvstore.__version__, _url(args.host, port))
@@ -89,8 +99,8 @@ def main(argv=None):
         sys.stderr.flush()
 
     try:
-        return serve(args.host, args.port, idle_timeout=args.idle_timeout or None,
-                     ready_callback=ready, stopped_callback=stopped)
+        return serve(args.host, args.port, db, idle_timeout=args.idle_timeout or None,
+                     ready_callback=ready, stopped_callback=stopped, ttl_interval=args.ttl_interval)
     except OSError as exc:
         log.error("kvstore: cannot listen on %s: %s", _url(args.host, args.port), exc)
         return 1

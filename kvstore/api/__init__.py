@@ -8,10 +8,11 @@ operation's spec (``specs.py``, ``validation.py``), then runs the handler.
 """
 
 from ..errors import UnknownOperationException
-from . import items, read, tables
+from . import batch, control, items, partiql, read, tables, transact
+from .streams import STREAMS_OPERATIONS, streams_dispatch
 from .validation import validate_request
 
-__all__ = ["OPERATIONS", "dispatch"]
+__all__ = ["OPERATIONS", "dispatch", "STREAMS_OPERATIONS", "streams_dispatch"]
 
 OPERATIONS = {
     "CreateTable": tables.create_table,
@@ -25,6 +26,21 @@ OPERATIONS = {
     "UpdateItem": items.update_item,
     "Query": read.query,
     "Scan": read.scan,
+    "BatchGetItem": batch.batch_get_item,
+    "BatchWriteItem": batch.batch_write_item,
+    "TransactGetItems": transact.transact_get_items,
+    "TransactWriteItems": transact.transact_write_items,
+    "ExecuteStatement": partiql.execute_statement,
+    "BatchExecuteStatement": partiql.batch_execute_statement,
+    "ExecuteTransaction": partiql.execute_transaction,
+    "UpdateTimeToLive": control.update_time_to_live,
+    "DescribeTimeToLive": control.describe_time_to_live,
+    "TagResource": control.tag_resource,
+    "UntagResource": control.untag_resource,
+    "ListTagsOfResource": control.list_tags_of_resource,
+    "DescribeLimits": control.describe_limits,
+    "DescribeEndpoints": control.describe_endpoints,
+    "DescribeContinuousBackups": control.describe_continuous_backups,
 }
 
 

@@ -90,6 +90,13 @@ class Map:
     required: bool = False
     min_len: int | None = None
     max_len: int | None = None
+    # Constraints on the keys (a String shape) and on the length of each
+    # value, reported once for the whole map: "Map keys must satisfy
+    # constraint: [...]", "Map value must satisfy constraint: [...]"
+    # (BatchGetItem / BatchWriteItem's RequestItems).
+    key: object = None
+    value_min_len: int | None = None
+    value_max_len: int | None = None
 
 
 @dataclass(frozen=True)
@@ -241,13 +248,10 @@ SSE_SPECIFICATION = Struct(
     },
 )
 
-TAG = Struct(
-    "Tag",
-    {
-        "Key": String(required=True, min_len=1, max_len=128),
-        "Value": String(required=True, min_len=0, max_len=256),
-    },
-)
+# A Tag's Key and Value are checked by kvstore/api/control.py (check_tags),
+# with DynamoDB's own texts ("The Tag Key provided is invalid, Key: ..."),
+# not as model constraints: that is what DynamoDB answers, on CreateTable too.
+TAG = Struct("Tag", {"Key": String(), "Value": String()})
 
 EXPECTED_ATTRIBUTE_VALUE = Struct(
     "ExpectedAttributeValue",
@@ -447,6 +451,11 @@ UPDATE_TABLE = {
     "WarmThroughput": WARM_THROUGHPUT,
 }
 
+# -- batches and transactions ---------------------------------------------------
+# RequestItems' keys are table names, checked as a whole map.
+
+_TABLE_NAME_KEY = String(pattern=TABLE_NAME_PATTERN, min_len=3, max_len=255)
+
 KEYS_AND_ATTRIBUTES = Struct(
     "KeysAndAttributes",
     {
@@ -459,33 +468,220 @@ KEYS_AND_ATTRIBUTES = Struct(
 )
 
 BATCH_GET_ITEM = {
-    "RequestItems": Map(
-        KEYS_AND_ATTRIBUTES, _DDB + "KeysAndAttributes", required=True, min_len=1, max_len=100
-    ),
     "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+    "RequestItems": Map(
+        KEYS_AND_ATTRIBUTES, _DDB + "KeysAndAttributes", required=True, min_len=1, max_len=100,
+        key=_TABLE_NAME_KEY,
+    ),
 }
 
+# DynamoDB lists a WriteRequest's errors DeleteRequest first.
 WRITE_REQUEST = Struct(
     "WriteRequest",
     {
-        "PutRequest": Struct("PutRequest", {"Item": AttributeMap(required=True)}),
-        "DeleteRequest": Struct("DeleteRequest", {"Key": AttributeMap(required=True)}),
+        "DeleteRequest": Struct("DeleteRequest", {"Key": AttributeMap(required=True)}, field_struct=True),
+        "PutRequest": Struct("PutRequest", {"Item": AttributeMap(required=True)}, field_struct=True),
     },
 )
 
 BATCH_WRITE_ITEM = {
+    "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+    "ReturnItemCollectionMetrics": RETURN_ITEM_COLLECTION_METRICS,
     "RequestItems": Map(
-        List(WRITE_REQUEST, min_len=1, max_len=25),
+        List(WRITE_REQUEST, parameterized=True),
         "java.util.List<" + _DDB + "WriteRequest>",
         required=True,
         min_len=1,
         max_len=25,
+        key=_TABLE_NAME_KEY,
+        value_min_len=1,
+        value_max_len=25,
     ),
+}
+
+_EXPRESSION_MEMBERS = {
+    "ExpressionAttributeNames": EXPRESSION_ATTRIBUTE_NAMES,
+    "ExpressionAttributeValues": EXPRESSION_ATTRIBUTE_VALUES,
+    "ReturnValuesOnConditionCheckFailure": RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
+}
+
+TRANSACT_PUT = Struct("Put", {
+    "Item": AttributeMap(required=True),
+    "TableName": TABLE_NAME,
+    "ConditionExpression": String(),
+    **_EXPRESSION_MEMBERS,
+}, field_struct=True)
+TRANSACT_UPDATE = Struct("Update", {
+    "Key": AttributeMap(required=True),
+    "UpdateExpression": String(required=True),
+    "TableName": TABLE_NAME,
+    "ConditionExpression": String(),
+    **_EXPRESSION_MEMBERS,
+}, field_struct=True)
+TRANSACT_DELETE = Struct("Delete", {
+    "Key": AttributeMap(required=True),
+    "TableName": TABLE_NAME,
+    "ConditionExpression": String(),
+    **_EXPRESSION_MEMBERS,
+}, field_struct=True)
+TRANSACT_CONDITION_CHECK = Struct("ConditionCheck", {
+    "Key": AttributeMap(required=True),
+    "TableName": TABLE_NAME,
+    "ConditionExpression": String(required=True),
+    **_EXPRESSION_MEMBERS,
+}, field_struct=True)
+
+# The members of each TransactWriteItems action (transact.py keeps only these).
+TRANSACT_WRITE_ACTIONS = {
+    "ConditionCheck": TRANSACT_CONDITION_CHECK.members,
+    "Put": TRANSACT_PUT.members,
+    "Delete": TRANSACT_DELETE.members,
+    "Update": TRANSACT_UPDATE.members,
+}
+
+TRANSACT_WRITE_ITEMS = {
     "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
     "ReturnItemCollectionMetrics": RETURN_ITEM_COLLECTION_METRICS,
+    "TransactItems": List(
+        Struct("TransactWriteItem", {
+            "ConditionCheck": TRANSACT_CONDITION_CHECK,
+            "Put": TRANSACT_PUT,
+            "Delete": TRANSACT_DELETE,
+            "Update": TRANSACT_UPDATE,
+        }),
+        required=True, min_len=1, max_len=100,
+    ),
+    "ClientRequestToken": String(min_len=1, max_len=36),
+}
+
+TRANSACT_GET_ITEMS = {
+    "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+    "TransactItems": List(
+        Struct("TransactGetItem", {
+            "Get": Struct("Get", {
+                "Key": AttributeMap(required=True),
+                "TableName": TABLE_NAME,
+                "ProjectionExpression": String(),
+                "ExpressionAttributeNames": EXPRESSION_ATTRIBUTE_NAMES,
+            }, required=True, field_struct=True),
+        }),
+        required=True, min_len=1, max_len=100,
+    ),
+}
+
+# -- PartiQL (api/partiql.py) ---------------------------------------------------
+# Parameters are AttributeValues, checked as values when a statement binds them.
+
+STATEMENT = String(required=True, min_len=1, max_len=8192)
+PARAMETERS = List(AttributeValue(), min_len=1)
+
+EXECUTE_STATEMENT = {
+    "Statement": STATEMENT,
+    "Parameters": PARAMETERS,
+    "ConsistentRead": Boolean(),
+    "NextToken": String(min_len=1, max_len=32768),
+    "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+    "Limit": Integer(min=1),
+    "ReturnValuesOnConditionCheckFailure": RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
+}
+
+BATCH_EXECUTE_STATEMENT = {
+    "Statements": List(
+        Struct("BatchStatementRequest", {
+            "Statement": STATEMENT,
+            "Parameters": PARAMETERS,
+            "ConsistentRead": Boolean(),
+            "ReturnValuesOnConditionCheckFailure": RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
+        }),
+        required=True, min_len=1, max_len=25,
+    ),
+    "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+}
+
+EXECUTE_TRANSACTION = {
+    "TransactStatements": List(
+        Struct("ParameterizedStatement", {
+            "Statement": STATEMENT,
+            "Parameters": PARAMETERS,
+            "ReturnValuesOnConditionCheckFailure": RETURN_VALUES_ON_CONDITION_CHECK_FAILURE,
+        }),
+        required=True, min_len=1, max_len=100,
+    ),
+    "ClientRequestToken": String(min_len=1, max_len=36),
+    "ReturnConsumedCapacity": RETURN_CONSUMED_CAPACITY,
+}
+
+# -- Time to Live, tags and the rest of the control plane (api/control.py) --
+
+TIME_TO_LIVE_SPECIFICATION = Struct(
+    "TimeToLiveSpecification",
+    {
+        "Enabled": Boolean(required=True),
+        "AttributeName": String(required=True, min_len=1, max_len=255),
+    },
+    required=True,
+    field_struct=True,
+)
+
+UPDATE_TIME_TO_LIVE = {
+    "TableName": TABLE_NAME,
+    "TimeToLiveSpecification": TIME_TO_LIVE_SPECIFICATION,
+}
+
+DESCRIBE_TIME_TO_LIVE = {"TableName": TABLE_NAME}
+
+# ResourceArn's absence, and an empty Tags / TagKeys, have texts of their own
+# (control.py); Tags and TagKeys being absent is the model's null check, which
+# DynamoDB reports after ResourceArn's own checks, so control.py does it too.
+TAG_RESOURCE = {"ResourceArn": String(), "Tags": List(TAG)}
+UNTAG_RESOURCE = {"ResourceArn": String(), "TagKeys": List(String())}
+LIST_TAGS_OF_RESOURCE = {"ResourceArn": String(), "NextToken": String()}
+
+DESCRIBE_CONTINUOUS_BACKUPS = {"TableName": TABLE_NAME}
+
+# -- DynamoDB Streams (api/streams.py) ----------------------------------------
+# Keyed "Streams.<Operation>" below: the streams service has its own
+# operation names.  A malformed StreamArn is "Invalid StreamArn" (streams.py),
+# not a length constraint.
+
+LIST_STREAMS = {
+    "TableName": String(pattern=TABLE_NAME_PATTERN, min_len=3, max_len=255),
+    "Limit": Integer(min=1, max=100),
+    "ExclusiveStartStreamArn": String(),
+}
+
+DESCRIBE_STREAM = {
+    "StreamArn": String(required=True),
+    "Limit": Integer(min=1, max=100),
+    "ExclusiveStartShardId": String(),
+}
+
+GET_SHARD_ITERATOR = {
+    "StreamArn": String(required=True),
+    "ShardId": String(required=True),
+    "ShardIteratorType": String(
+        required=True,
+        enum=("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"),
+    ),
+    "SequenceNumber": String(),
+}
+
+GET_RECORDS = {
+    "ShardIterator": String(required=True, min_len=1, max_len=2048),
+    "Limit": Integer(min=1, max=1000),
 }
 
 SPECS = {
+    "UpdateTimeToLive": UPDATE_TIME_TO_LIVE,
+    "DescribeTimeToLive": DESCRIBE_TIME_TO_LIVE,
+    "TagResource": TAG_RESOURCE,
+    "UntagResource": UNTAG_RESOURCE,
+    "ListTagsOfResource": LIST_TAGS_OF_RESOURCE,
+    "DescribeContinuousBackups": DESCRIBE_CONTINUOUS_BACKUPS,
+    "Streams.ListStreams": LIST_STREAMS,
+    "Streams.DescribeStream": DESCRIBE_STREAM,
+    "Streams.GetShardIterator": GET_SHARD_ITERATOR,
+    "Streams.GetRecords": GET_RECORDS,
     "CreateTable": CREATE_TABLE,
     "DescribeTable": DESCRIBE_TABLE,
     "ListTables": LIST_TABLES,
@@ -499,4 +695,9 @@ SPECS = {
     "Scan": SCAN,
     "BatchGetItem": BATCH_GET_ITEM,
     "BatchWriteItem": BATCH_WRITE_ITEM,
+    "TransactGetItems": TRANSACT_GET_ITEMS,
+    "TransactWriteItems": TRANSACT_WRITE_ITEMS,
+    "ExecuteStatement": EXECUTE_STATEMENT,
+    "BatchExecuteStatement": BATCH_EXECUTE_STATEMENT,
+    "ExecuteTransaction": EXECUTE_TRANSACTION,
 }
