@@ -155,13 +155,23 @@ def test_server_second_sees_no_tables_of_the_first(kvstore_server):
 '''
 
 
+def _plugin_args():
+    """``-p kvstore.pytest_plugin`` when the pytest11 entry point is not
+    installed (a source checkout); nothing when it is (pip install), since
+    pytest then loads the plugin itself and refuses to register it twice."""
+    from importlib.metadata import entry_points
+
+    installed = any(ep.name == "kvstore" for ep in entry_points(group="pytest11"))
+    return [] if installed else ["-p", "kvstore.pytest_plugin"]
+
+
 def run_pytest(directory, *args):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
         env.pop(name, None)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "kvstore.pytest_plugin", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", *_plugin_args(), "-p", "no:cacheprovider",
          "-q", *args, str(directory)],
         cwd=directory, env=env, capture_output=True, text=True, timeout=300,
     )
