@@ -30,10 +30,15 @@ VNODES = 16
 
 class Database:
     def __init__(self, *, region="us-east-1", account_id="000000000000", enforce_throughput=False,
-                 clock=None):
+                 clock=None, path=None, fsync="always", recover_corrupt=False, snapshot_bytes=None):
         """``enforce_throughput``: hold PROVISIONED tables and GSIs to their
         capacity units (``kvstore serve --enforce-throughput``);
-        ``clock`` (seconds, monotonic) drives the token buckets."""
+        ``clock`` (seconds, monotonic) drives the token buckets.
+        ``path``: a data directory (kvstore/recovery.py): recover from it,
+        then log every write there, durable per ``fsync`` ("always",
+        "batch", "never"); ``recover_corrupt`` recovers up to a corrupt
+        record instead of refusing; ``snapshot_bytes`` of log between
+        snapshots.  Without ``path``: memory only.  ``close()`` it."""
         self.region = region
         self.account_id = account_id
         self.shard = 0
@@ -47,10 +52,51 @@ class Database:
         # Per-item locks of prepared transactions (kvstore/api/transact.py).
         self.locks = LockTable()
         self.throughput = Throughput(enforce_throughput, clock)
+        # kvstore/recovery.py: the data directory; ``wal`` is its log.
+        self.wal = None
+        self.durable = None
+        if path is not None:
+            self._open(path, fsync, recover_corrupt, snapshot_bytes)
+
+    def _open(self, path, fsync, recover_corrupt, snapshot_bytes):
+        from .recovery import SNAPSHOT_BYTES, open_durable
+
+        if snapshot_bytes is None:
+            snapshot_bytes = SNAPSHOT_BYTES
+        self.durable = open_durable(self, path, fsync=fsync, recover_corrupt=recover_corrupt,
+                                    snapshot_bytes=snapshot_bytes)
+        self.wal = self.durable.wal
+        for table in self.tables.values():
+            table.wal = self.wal
+
+    def snapshot(self):
+        """Write a snapshot of the data directory now (and drop the log it covers)."""
+        if self.durable is not None:
+            self.durable.snapshot()
+
+    def close(self):
+        """Flush and fsync the log and release the data directory (no-op in memory)."""
+        if self.durable is not None:
+            durable, self.durable = self.durable, None
+            durable.close()
+            self.wal = None
+            for table in self.tables.values():
+                table.wal = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def request(self, operation, request=None):
         """Run one DynamoDB operation, e.g. ``db.request("GetItem", {...})``."""
-        return dispatch(self, operation, {} if request is None else request)
+        if self.durable is None:
+            return dispatch(self, operation, {} if request is None else request)
+        try:
+            return dispatch(self, operation, {} if request is None else request)
+        finally:
+            self.durable.commit()  # durable per the fsync policy before answering
 
     def streams_request(self, operation, request=None):
         """Run one DynamoDB Streams operation, e.g. ``db.streams_request("ListStreams")``."""
@@ -140,6 +186,7 @@ class Database:
 
     def add_table(self, table):
         table.attach(self.ring, self.ring.partitions_of(self.shard))
+        table.wal = self.wal
         self.tables[table.name] = table
 
     def drop_table(self, name):

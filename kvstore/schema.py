@@ -137,8 +137,15 @@ class Index:
             self.projected = frozenset(names + list(projection.get("NonKeyAttributes") or ()))
         self.partitions = None
 
+    # Set by a multi-worker server (server/cluster.py): given a GSI and its
+    # local partitions, the mapping to use instead, which stands in for the
+    # partitions other workers store (an entry's change is sent to its owner).
+    remote_partitions = None
+
     def attach(self, ring, owned):
         self.partitions = {index: Partition() for index in owned}
+        if self.is_global and self.remote_partitions is not None:
+            self.partitions = self.remote_partitions(self.partitions)
 
     @property
     def item_count(self):
@@ -208,6 +215,9 @@ class Index:
 
 
 class Table:
+    # kvstore/wal.py: the shard's log, set by Database.add_table (None: memory only).
+    wal = None
+
     def __init__(
         self,
         name,
@@ -384,6 +394,8 @@ class Table:
             self._update_indexes(token, hk, sk, old, item, size)
         if self.stream is not None and old != item:  # kvstore/streams.py
             self.stream.emit(token, old, item)
+        if self.wal is not None:  # kvstore/wal.py
+            self.wal.put(self.name, item, size)
         return old
 
     def remove(self, loc, identity=None):
@@ -396,6 +408,8 @@ class Table:
                 self._update_indexes(token, hk, sk, old, None, 0)
             if self.stream is not None:
                 self.stream.emit(token, old, None, identity)
+            if self.wal is not None:  # kvstore/wal.py
+                self.wal.delete(self.name, {name: old[name] for name in self.key_names})
         return old
 
     def _update_indexes(self, token, hk, sk, old, new, size):

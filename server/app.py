@@ -160,7 +160,7 @@ class Server:
 
 
 async def start_server(db=None, host="127.0.0.1", port=8000, *, handler=None,
-                       idle_timeout=60.0, max_body=MAX_BODY, reuse_port=False):
+                       idle_timeout=60.0, max_body=MAX_BODY, reuse_port=False, commit=None):
     """Listen on (host, port) and return a :class:`Server`.
 
     ``handler`` defaults to ``make_handler(db)``.
@@ -172,7 +172,7 @@ async def start_server(db=None, host="127.0.0.1", port=8000, *, handler=None,
 
     def factory():
         return HttpProtocol(handler, loop=loop, idle_timeout=idle_timeout,
-                            max_body=max_body, connections=connections)
+                            max_body=max_body, connections=connections, commit=commit)
 
     server = await loop.create_server(factory, host, port, reuse_port=reuse_port or None)
     return Server(server, connections)
@@ -217,8 +217,13 @@ def serve(host="127.0.0.1", port=8000, db=None, *, idle_timeout=60.0, handler=No
 
     async def run():
         loop = asyncio.get_running_loop()
+        commit = None
+        if db is not None and getattr(db, "durable", None) is not None:
+            from .commit import GroupCommit  # group commit of the write-ahead log
+
+            commit = GroupCommit(db.durable, loop)
         server = await start_server(host=host, port=port, handler=handler,
-                                    idle_timeout=idle_timeout)
+                                    idle_timeout=idle_timeout, commit=commit)
         stop = loop.create_future()
         signals = (signal.SIGINT, signal.SIGTERM)
         sweeper = None
@@ -242,6 +247,8 @@ def serve(host="127.0.0.1", port=8000, db=None, *, idle_timeout=60.0, handler=No
         finally:
             if sweeper is not None:
                 sweeper.cancel()
+            if commit is not None:
+                commit.close()
             for signum_ in signals:
                 loop.remove_signal_handler(signum_)
         if stopped_callback is not None:

@@ -205,12 +205,16 @@ class HttpProtocol(asyncio.Protocol):
         "transport", "parser", "closing", "draining", "in_request",
         "writing_paused", "last_activity", "timer",
         "refusing", "target", "content_type", "encoding", "length", "upgrade", "expect",
-        "parts", "size", "deferred", "raw_needed",
+        "parts", "size", "deferred", "raw_needed", "commit", "held",
     )
 
     def __init__(self, handler, *, loop=None, idle_timeout=60.0, max_body=MAX_BODY,
-                 connections=None):
+                 connections=None, commit=None):
         self.handler = handler
+        # server/commit.py: group commit of the write-ahead log (None: memory only).
+        # ``held``: this connection's answers waiting for it, in order.
+        self.commit = commit
+        self.held = None
         self.loop = loop if loop is not None else asyncio.get_event_loop()
         self.idle_timeout = idle_timeout
         self.max_body = max_body
@@ -417,12 +421,18 @@ class HttpProtocol(asyncio.Protocol):
             except _Corrupt:
                 self._send(400, SERIALIZATION_BODY, content_type, keep_alive)
                 return
+        commit = self.commit
+        seq = commit.wal.seq if commit is not None else 0
         try:
             status, payload = self.handler(self.target, body)
         except Exception:
             log.exception("unhandled error answering %r", self.target)
             status, payload = 500, INTERNAL_ERROR_BODY
-        self._send(status, payload, content_type, keep_alive)
+        if commit is not None and commit.wal.seq != seq:
+            # It logged something: answered once the log is durable (server/commit.py).
+            self._send(status, payload, content_type, keep_alive, wait=True)
+        else:
+            self._send(status, payload, content_type, keep_alive)
 
     def _refuse(self):
         """Answer 413 at once, but close only when the body has been read.
@@ -435,8 +445,10 @@ class HttpProtocol(asyncio.Protocol):
         self.refusing = True
         self._send(413, TOO_LARGE_BODY, _JSON_1_0, False, close=False)
 
-    def _send(self, status, body, content_type, keep_alive, head_only=False, close=True):
-        """Write one response; close afterwards unless `keep_alive` (or not `close`)."""
+    def _send(self, status, body, content_type, keep_alive, head_only=False, close=True, wait=False):
+        """Write one response; close afterwards unless `keep_alive` (or not `close`).
+        ``wait``: it answers a write, held until the log is durable (and so
+        is every later answer of this connection, to keep their order)."""
         transport = self.transport
         if keep_alive:
             connection = b"" if self.parser.get_http_version() != "1.0" else _KEEP_ALIVE
@@ -447,6 +459,12 @@ class HttpProtocol(asyncio.Protocol):
             status_line, new_request_id(), zlib.crc32(body), content_type,
             len(body), _http_date(), connection,
         )
+        if wait or self.held is not None:
+            self.commit.hold(self, head if head_only else head + body, wait, not keep_alive and close)
+            self.last_activity = self.loop.time()
+            if not keep_alive and close:
+                self.closing = True
+            return
         if head_only:
             transport.write(head)
         elif len(body) <= _SMALL_BODY:
@@ -475,7 +493,7 @@ class HttpProtocol(asyncio.Protocol):
     def shutdown(self):
         """Server is stopping: close now if idle, else after this request."""
         self.draining = True
-        if not self.in_request and not self.closing:
+        if not self.in_request and not self.closing and self.held is None:
             self.closing = True
             self.transport.close()
 

@@ -74,6 +74,8 @@ def update_time_to_live(db, req):
     if current is not None and now - current["Changed"] < TTL_CHANGE_COOLDOWN_SECONDS:
         raise ValidationException("Time to live has been modified multiple times within a fixed interval")
     table.ttl = {"AttributeName": attribute, "Enabled": enabled, "Changed": now}
+    if getattr(db, "wal", None) is not None:  # kvstore/wal.py
+        db.wal.table_updated(table)
     return {"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attribute}}
 
 
@@ -185,6 +187,8 @@ def tag_resource(db, req):
     if len(merged) > MAX_TAGS:
         raise ValidationException("Number of Tags exceed the current limit for the provided ResourceArn")
     table.tags = [{"Key": k, "Value": v} for k, v in merged.items()]
+    if getattr(db, "wal", None) is not None:  # kvstore/wal.py
+        db.wal.table_updated(table)
     return {}
 
 
@@ -206,6 +210,8 @@ def untag_resource(db, req):
     doomed = set(keys)
     remaining = [t for t in table.tags or () if t["Key"] not in doomed]
     table.tags = remaining or None
+    if getattr(db, "wal", None) is not None:  # kvstore/wal.py
+        db.wal.table_updated(table)
     return {}
 
 

@@ -121,6 +121,8 @@ def create_table(db, req):
     db.add_table(table)
     if stream_specification is not None:
         db.streams.open(table)
+    if getattr(db, "wal", None) is not None:  # kvstore/wal.py
+        db.wal.table_created(table)
     return {"TableDescription": describe(table)}
 
 
@@ -461,6 +463,8 @@ def delete_table(db, req):
     described = describe(table, "DELETING")
     db.streams.close(table)  # its stream stays readable, DISABLED, for 24 hours
     db.drop_table(name)
+    if getattr(db, "wal", None) is not None:  # kvstore/wal.py
+        db.wal.table_dropped(name)
     return {"TableDescription": described}
 
 
@@ -771,6 +775,8 @@ def update_table(db, req):
                 index.definition.get("ProvisionedThroughput"), payload
             )
     status = "UPDATING" if (actions or throughput is not None or billing is not None) else None
+    if getattr(db, "wal", None) is not None:  # kvstore/wal.py
+        db.wal.table_updated(table)
     return {"TableDescription": describe(table, status, index_status, deleted)}
 
 

@@ -40,6 +40,7 @@ from ..capacity import TRANSACTIONAL, Consumed, read_units, render_list
 from ..errors import IdempotentParameterMismatchException, TransactionCanceledException, ValidationException
 from ..expressions import Resolver, project
 from ..values import item_size
+from ..wal import atomic
 from . import items
 from .specs import TRANSACT_WRITE_ACTIONS
 
@@ -224,20 +225,21 @@ class Transaction:
         """Apply every prepared write and release the locks; returns the
         per-table Consumed list (in first-met order)."""
         consumed = {}
-        for write, old, new in zip(self.writes, self.olds, self.news):
-            table = write.table
-            c = consumed.get(table.name)
-            if c is None:
-                c = consumed[table.name] = Consumed(table)
-            if type(write) is CheckWrite:
-                size = item_size(old) if old is not None else 0
-                c.add_read(read_units(size) * TRANSACTIONAL)
-                continue
-            if new is not None:
-                table.write(write.loc, new, item_size(new))
-            elif old is not None:
-                table.remove(write.loc)
-            c.add_item_write(old, new, write.loc, TRANSACTIONAL)
+        with atomic(self.db):  # one log record: recovery replays all or none
+            for write, old, new in zip(self.writes, self.olds, self.news):
+                table = write.table
+                c = consumed.get(table.name)
+                if c is None:
+                    c = consumed[table.name] = Consumed(table)
+                if type(write) is CheckWrite:
+                    size = item_size(old) if old is not None else 0
+                    c.add_read(read_units(size) * TRANSACTIONAL)
+                    continue
+                if new is not None:
+                    table.write(write.loc, new, item_size(new))
+                elif old is not None:
+                    table.remove(write.loc)
+                c.add_item_write(old, new, write.loc, TRANSACTIONAL)
         self.db.locks.release(self.id, self.keys)
         self.prepared = False
         return list(consumed.values())

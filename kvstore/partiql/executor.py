@@ -50,6 +50,7 @@ from kvstore.partiql.planner import (
     Binder, dml_key, has_hash_condition, item_value, query_conditions, update_expression, where_condition,
 )
 from kvstore.values import MAX_ITEM_SIZE, item_size
+from kvstore.wal import atomic
 
 __all__ = [
     "plan", "SelectPlan", "WritePlan", "CheckPlan", "run_select", "run_write", "run_transaction",
@@ -537,18 +538,21 @@ def run_transaction(plans):
     if failed:
         raise transaction_failure(reasons)
     consumed = {}
-    for p, old, new in zip(plans, olds, news):
-        write = p.write
-        table = write.table
-        c = consumed.get(table.name)
-        if c is None:
-            c = consumed[table.name] = Consumed(table)
-        if p.kind == "check":
-            c.add_read(read_units(item_size(old) if old is not None else 0) * TRANSACTIONAL)
-            continue
-        if new is not None:
-            table.write(write.loc, new, item_size(new))
-        elif old is not None:
-            table.remove(write.loc)
-        c.add_item_write(old, new, write.loc, TRANSACTIONAL)
+    # One log record, so recovery replays all or none: every table of a
+    # shard carries that shard's log as ``table.wal`` (None in memory).
+    with atomic(plans[0].write.table if plans else None):
+        for p, old, new in zip(plans, olds, news):
+            write = p.write
+            table = write.table
+            c = consumed.get(table.name)
+            if c is None:
+                c = consumed[table.name] = Consumed(table)
+            if p.kind == "check":
+                c.add_read(read_units(item_size(old) if old is not None else 0) * TRANSACTIONAL)
+                continue
+            if new is not None:
+                table.write(write.loc, new, item_size(new))
+            elif old is not None:
+                table.remove(write.loc)
+            c.add_item_write(old, new, write.loc, TRANSACTIONAL)
     return list(consumed.values())
