@@ -33,6 +33,36 @@ def prefix_bounds(prefix: bytes) -> tuple[bytes, bytes | None]:
     lo <= s < hi (hi None: unbounded). For begins_with:
     ``partition.query(hk, lo, hi, lo_inclusive=True, hi_inclusive=False)``."""
 
+def validate_item_fast(item: Any) -> tuple[dict[str, Any], int] | None:
+    """``kvstore.values.walk_item(item)`` -- (the item as stored, its size) --
+    for items whose values are S, canonical N, BOOL, NULL, bytes B, and M/L
+    of those (16 levels at most); None for anything else, errors included."""
+
+def plain_item_fast(item: Any) -> tuple[dict[str, Any], int] | None:
+    """``kvstore.embedded.to_wire(item)`` then ``walk_item``, in one step, for
+    dicts of str, bool, int and Decimal (plain notation, 38 digits), None,
+    bytes, dict, list, tuple; None for anything else."""
+
+def wire_item_plain(item: Any) -> dict[str, Any] | None:
+    """``kvstore.embedded.from_wire(item)`` for stored items of S, N, BOOL,
+    NULL, bytes B, M, L; None for anything else (sets, base64 text)."""
+
+def plain_key_fast(
+    key: Any, hash_name: str, hash_type: str, range_name: str | None, range_type: str | None
+) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """(hash AttributeValue, range AttributeValue or None) of a plain key that
+    ``key_from_key`` certainly accepts (exactly the key attributes; a str of
+    1..limit/4 characters, an int of at most 38 digits, 1..limit bytes);
+    None otherwise."""
+
+def item_key_fast(
+    item: dict[str, Any], hash_name: str, hash_type: str, range_name: str | None, range_type: str | None
+) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """(hash AttributeValue, range AttributeValue or None) of a validated item
+    whose key attributes ``kvstore.api.items.check_item_key`` certainly
+    accepts (right type, non-empty S of at most limit/4 characters, any N,
+    1..limit bytes); None otherwise."""
+
 class Ring:
     """Consistent-hash ring with ``vnodes`` virtual nodes per node.
 

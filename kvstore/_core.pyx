@@ -21,6 +21,13 @@ when misused and never a DynamoDB error.
 * ``Ring`` is a consistent-hash ring with virtual nodes: ``vnodes`` tokens per
   node, a partition being the arc that ends at one vnode token.
 
+* Item fast paths (``validate_item_fast``, ``plain_item_fast``,
+  ``wire_item_plain``, ``plain_key_fast``, ``item_key_fast``): PutItem's and
+  the embedded API's conversions and checks, for items of the common shapes.
+  They decide nothing: each answers exactly as kvstore/values.py,
+  kvstore/api/items.py or kvstore/embedded.py would, or returns None and
+  lets that Python run (and raise).
+
 * ``Partition`` stores the items of one ring partition of one table: a dict
   beside an ordered structure at two levels (the redis t_zset.c idea).
   Item collections are ordered by (token, partition-key bytes), kept as one
@@ -38,11 +45,17 @@ import binascii
 from decimal import Decimal
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.unicode cimport Py_UCS1, PyUnicode_1BYTE_DATA, PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 from sortedcontainers import SortedList
+
+cdef extern from "Python.h":
+    Py_ssize_t PyDict_GET_SIZE(object o)
+    long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
+    bint PyUnicode_IS_ASCII(object o)
 
 
 # ---------------------------------------------------------------------------
@@ -315,6 +328,363 @@ def encode_key_value(dict av not None):
         if tag == "B":
             return encode_b(value)
         raise ValueError("not a key type: %r" % (tag,))
+
+
+# ---------------------------------------------------------------------------
+# Items: validation of the common shapes, plain values -> AttributeValues
+# ---------------------------------------------------------------------------
+#
+# kvstore/values.py decides what DynamoDB accepts and stores, and words every
+# error.  The functions below only answer, faster, for the items where that
+# decision is plain: every value S, an already-canonical N, BOOL, NULL (true),
+# B as bytes, or an M or L of those, nested at most _FAST_DEPTH levels.  For
+# anything else -- an error to report, a number to rewrite, a set, base64
+# text -- they return None and the caller runs values.py, which raises the
+# exact error or returns the normalised item.  Hence no DynamoDB error here.
+# The same holds for the key checks (api/items.py, the embedded API's) and
+# the conversions to and from plain values (embedded.py).
+# tests/unit/test_values_fast.py holds each to its Python on random items.
+
+cdef enum:
+    _FAST_DEPTH = 16           # well inside DynamoDB's 32 levels
+    _FAST_NUMBER_CHARS = 40    # longer number texts go to values.py
+
+
+cdef Py_ssize_t _utf8_size(str s):
+    """len(s.encode("utf-8", "surrogatepass")) without encoding."""
+    if PyUnicode_IS_ASCII(s):
+        return PyUnicode_GET_LENGTH(s)
+    cdef Py_ssize_t n = 0
+    cdef Py_UCS4 c
+    for c in s:
+        if c < 0x80:
+            n += 1
+        elif c < 0x800:
+            n += 2
+        elif c < 0x10000:
+            n += 3                 # lone surrogates too (surrogatepass)
+        else:
+            n += 4
+    return n
+
+
+cdef Py_ssize_t _canonical_number_size(str v):
+    """The size values.py gives the number ``v`` if ``v`` is already its
+    canonical text (plain notation: "-12.5", "0.05", "100"), else -1."""
+    cdef Py_ssize_t length = PyUnicode_GET_LENGTH(v)
+    if length == 0 or length > _FAST_NUMBER_CHARS or not PyUnicode_IS_ASCII(v):
+        return -1
+    cdef const Py_UCS1 *p = PyUnicode_1BYTE_DATA(v)
+    cdef Py_ssize_t i = 0, int_start, int_len, frac_len = 0, zeros = 0, n, adjusted
+    cdef int negative = 0
+    if p[0] == b'-':
+        negative = 1
+        i = 1
+    int_start = i
+    while i < length and b'0' <= p[i] <= b'9':
+        i += 1
+    int_len = i - int_start
+    if int_len == 0 or (int_len > 1 and p[int_start] == b'0'):
+        return -1                  # ".5", "-", "007": values.py rewrites or refuses
+    if i < length:
+        if p[i] != b'.':
+            return -1              # an exponent, a sign, anything else
+        i += 1
+        while i < length and b'0' <= p[i] <= b'9':
+            i += 1
+        frac_len = length - (int_start + int_len + 1)
+        if i < length or frac_len == 0 or p[length - 1] == b'0':
+            return -1              # "1.", "1.50", "1.5x"
+    if int_len == 1 and p[int_start] == b'0':
+        if frac_len == 0:
+            return -1 if negative else 1          # "-0" is stored as "0"
+        # 0.000ddd: significant digits after the zeros
+        while p[int_start + 2 + zeros] == b'0':
+            zeros += 1
+        n = frac_len - zeros
+        adjusted = -(zeros + 1)
+    else:
+        adjusted = int_len - 1
+        if frac_len:
+            n = int_len + frac_len
+        else:
+            n = int_len
+            while p[int_start + n - 1] == b'0':
+                n -= 1
+    if n > 38:
+        return -1
+    return 1 + (n + 1) // 2 + (1 if (n & 1) == 0 and (adjusted & 1) == 0 else 0) + negative
+
+
+cdef Py_ssize_t _fast_value_size(object av, int depth):
+    """The size of an AttributeValue values.py would store unchanged, or -1."""
+    if type(av) is not dict or PyDict_GET_SIZE(av) != 1:
+        return -1
+    cdef Py_ssize_t size, n
+    for tag, v in (<dict>av).items():
+        if type(tag) is not str:
+            return -1
+        if tag == "S":
+            return _utf8_size(v) if type(v) is str else -1
+        if tag == "N":
+            return _canonical_number_size(v) if type(v) is str else -1
+        if tag == "BOOL":
+            return 1 if type(v) is bool else -1
+        if tag == "NULL":
+            return 1 if v is True else -1
+        if tag == "B":
+            return PyBytes_GET_SIZE(v) if type(v) is bytes else -1
+        if depth >= _FAST_DEPTH:
+            return -1
+        if tag == "M":
+            if type(v) is not dict:
+                return -1
+            size = 3
+            for name, child in (<dict>v).items():
+                if type(name) is not str:
+                    return -1
+                n = _fast_value_size(child, depth + 1)
+                if n < 0:
+                    return -1
+                size += 1 + _utf8_size(name) + n
+            return size
+        if tag == "L":
+            if type(v) is not list:
+                return -1
+            size = 3
+            for child in <list>v:
+                n = _fast_value_size(child, depth + 1)
+                if n < 0:
+                    return -1
+                size += 1 + n
+            return size
+        return -1
+    return -1
+
+
+def validate_item_fast(item):
+    """(item, size) exactly as values.validate_item_with_size returns them,
+    for an item of the common shapes only (see above); None otherwise."""
+    if type(item) is not dict:
+        return None
+    cdef Py_ssize_t size = 0, n
+    for name, av in (<dict>item).items():
+        if type(name) is not str:
+            return None
+        n = _fast_value_size(av, 1)
+        if n < 0:
+            return None
+        size += _utf8_size(name) + n
+    return item, size
+
+
+cdef object _1E38 = 10 ** 38
+cdef object _MINUS_1E38 = -10 ** 38
+
+
+cdef object _plain_av(object v, int depth, Py_ssize_t *size):
+    """kvstore.embedded.to_av(v) when what it gives is stored unchanged by
+    values.py (its size added to ``size[0]``), else None."""
+    cdef type t = type(v)
+    cdef Py_ssize_t n
+    cdef dict m
+    cdef list l
+    if t is str:
+        size[0] += _utf8_size(v)
+        return {"S": v}
+    if t is bool:
+        size[0] += 1
+        return {"BOOL": v}
+    if t is int or t is Decimal:
+        if t is int and not (_MINUS_1E38 < v < _1E38):
+            return None            # str() of a huge int is slow, or refused
+        text = str(v)
+        n = _canonical_number_size(text)
+        if n < 0:
+            return None
+        size[0] += n
+        return {"N": text}
+    if v is None:
+        size[0] += 1
+        return {"NULL": True}
+    if t is bytes:
+        size[0] += PyBytes_GET_SIZE(v)
+        return {"B": v}
+    if depth >= _FAST_DEPTH:
+        return None
+    if t is dict:
+        m = {}
+        size[0] += 3
+        for name, child in (<dict>v).items():
+            if type(name) is not str:
+                return None
+            av = _plain_av(child, depth + 1, size)
+            if av is None:
+                return None
+            size[0] += 1 + _utf8_size(name)
+            m[name] = av
+        return {"M": m}
+    if t is list or t is tuple:
+        l = []
+        size[0] += 3
+        for child in v:
+            av = _plain_av(child, depth + 1, size)
+            if av is None:
+                return None
+            size[0] += 1
+            l.append(av)
+        return {"L": l}
+    return None
+
+
+def plain_item_fast(item):
+    """(wire item, size): what kvstore.embedded.to_wire(item) and then
+    values.validate_item_with_size give, for a dict of the common plain
+    types (str, bool, int, Decimal in plain notation, None, bytes, dict,
+    list, tuple); None for anything else, errors included."""
+    if type(item) is not dict:
+        return None
+    cdef Py_ssize_t size = 0
+    cdef dict out = {}
+    for name, v in (<dict>item).items():
+        if type(name) is not str:
+            return None
+        av = _plain_av(v, 1, &size)
+        if av is None:
+            return None
+        size += _utf8_size(name)
+        out[name] = av
+    return out, size
+
+
+cdef object _av_plain(object av, int depth):
+    """kvstore.embedded.from_av(av) for a stored value of the common types
+    (S, N, BOOL, NULL, bytes B, M and L of those); _NOT_PLAIN otherwise."""
+    if type(av) is not dict or PyDict_GET_SIZE(av) != 1:
+        return _NOT_PLAIN
+    cdef dict m
+    cdef list l
+    for tag, v in (<dict>av).items():
+        if tag == "S":
+            return v
+        if tag == "N":
+            return Decimal(v)
+        if tag == "BOOL":
+            return v
+        if tag == "NULL":
+            return None
+        if tag == "B":
+            return v if type(v) is bytes else _NOT_PLAIN
+        if depth >= _FAST_DEPTH:
+            return _NOT_PLAIN
+        if tag == "M" and type(v) is dict:
+            m = {}
+            for name, child in (<dict>v).items():
+                x = _av_plain(child, depth + 1)
+                if x is _NOT_PLAIN:
+                    return _NOT_PLAIN
+                m[name] = x
+            return m
+        if tag == "L" and type(v) is list:
+            l = []
+            for child in <list>v:
+                x = _av_plain(child, depth + 1)
+                if x is _NOT_PLAIN:
+                    return _NOT_PLAIN
+                l.append(x)
+            return l
+        return _NOT_PLAIN
+    return _NOT_PLAIN
+
+
+cdef object _NOT_PLAIN = object()
+
+
+def wire_item_plain(item):
+    """kvstore.embedded.from_wire(item) for a stored item of the common
+    types (see _av_plain); None for anything else (sets, base64 text)."""
+    if type(item) is not dict:
+        return None
+    cdef dict out = {}
+    for name, av in (<dict>item).items():
+        x = _av_plain(av, 1)
+        if x is _NOT_PLAIN:
+            return None
+        out[name] = x
+    return out
+
+
+cdef object _plain_key_av(str type_, object v, Py_ssize_t max_bytes):
+    """{type_: v} as AttributeValue when the plain value ``v`` is certainly
+    a valid key value of that type (max_bytes its limit), else None."""
+    cdef int overflow = 0
+    if type_ == "S":
+        # A character is at most 4 UTF-8 bytes.
+        if type(v) is str and 0 < PyUnicode_GET_LENGTH(v) <= max_bytes // 4:
+            return {"S": v}
+    elif type_ == "N":
+        if type(v) is int:
+            # 38 digits at most: a valid number (the cheap test first)
+            PyLong_AsLongLongAndOverflow(v, &overflow)
+            if not overflow or _MINUS_1E38 < v < _1E38:
+                return {"N": str(v)}
+    elif type_ == "B":
+        if type(v) is bytes and 0 < PyBytes_GET_SIZE(v) <= max_bytes:
+            return {"B": v}
+    return None
+
+
+def plain_key_fast(key, str hash_name, str hash_type, range_name, range_type):
+    """(hash AttributeValue, range AttributeValue or None) of a plain key
+    (kvstore.embedded) that is certainly valid for the table: a dict of
+    exactly the key attributes, each a str, int or bytes that DynamoDB
+    accepts whatever its content (see _plain_key_av); None otherwise."""
+    if type(key) is not dict or PyDict_GET_SIZE(key) != (1 if range_name is None else 2):
+        return None
+    v = (<dict>key).get(hash_name, _NOT_PLAIN)
+    if v is _NOT_PLAIN:
+        return None
+    hav = _plain_key_av(hash_type, v, 2048)
+    if hav is None:
+        return None
+    if range_name is None:
+        return hav, None
+    v = (<dict>key).get(range_name, _NOT_PLAIN)
+    if v is _NOT_PLAIN:
+        return None
+    rav = _plain_key_av(range_type, v, 1024)
+    if rav is None:
+        return None
+    return hav, rav
+
+
+cdef bint _item_key_ok(object av, str type_, Py_ssize_t max_bytes):
+    """Whether ``av``, a value of a validated item, is certainly a valid key
+    value of type ``type_`` (max_bytes its limit)."""
+    if type(av) is not dict or PyDict_GET_SIZE(av) != 1:
+        return False
+    v = (<dict>av).get(type_)
+    if type_ == "S":
+        return type(v) is str and 0 < PyUnicode_GET_LENGTH(v) <= max_bytes // 4
+    if type_ == "N":
+        return type(v) is str   # validated: a number of 38 digits at most
+    return type(v) is bytes and 0 < PyBytes_GET_SIZE(v) <= max_bytes
+
+
+def item_key_fast(item, str hash_name, str hash_type, range_name, range_type):
+    """(hash AttributeValue, range AttributeValue or None) of a validated
+    item whose key attributes are certainly valid for the table (the right
+    types, non-empty, within DynamoDB's limits whatever their characters);
+    None otherwise."""
+    hav = (<dict?>item).get(hash_name)
+    if not _item_key_ok(hav, hash_type, 2048):
+        return None
+    if range_name is None:
+        return hav, None
+    rav = (<dict>item).get(range_name)
+    if not _item_key_ok(rav, range_type, 1024):
+        return None
+    return hav, rav
 
 
 # ---------------------------------------------------------------------------

@@ -23,12 +23,20 @@ Two paths:
 - **Fast** (get and put without options, the calls the speed target is
   about).  ``get`` turns a key whose values are obviously valid (a short
   non-empty str, an int of at most 38 digits, short non-empty bytes, exactly
-  the table's key attributes) into key AttributeValues and reads the
-  partition found by ``schema.Table.locate``; anything else takes the
-  generic path, so every error comes from the engine's own checks.  ``put``
-  calls the PutItem handler itself, skipping only ``validate_request``,
-  whose checks the request passes by construction (the table exists, so its
-  name is valid; the serializer only makes maps of AttributeValue objects).
+  the table's key attributes: the core's ``plain_key_fast``) into key
+  AttributeValues, reads the partition found by ``schema.Table.locate`` and
+  converts the item back (the core's ``wire_item_plain``, else
+  :func:`from_wire`'s own loop); with throughput enforced, or for any other
+  key, it takes the generic path, so every error and every charge comes from
+  the engine's own checks.  ``put`` converts and validates the item in one
+  step when the core's ``plain_item_fast`` can (the item
+  ``validate_item_with_size`` would return, and its size), else with
+  :func:`to_wire`, and calls ``api.items.put_valid`` / ``put_plain`` --
+  PutItem's own path for a request of only TableName and Item -- skipping
+  only ``validate_request``, whose checks the request passes by construction
+  (the table exists, so its name is valid; the serializer only makes maps of
+  AttributeValue objects).  On a data directory the fast put commits the
+  log before returning, as ``db.request`` does.
 """
 
 import binascii
@@ -36,6 +44,8 @@ from collections.abc import Mapping, Set
 from decimal import Decimal
 
 from .api import OPERATIONS
+from ._core import plain_item_fast, plain_key_fast, wire_item_plain
+from .api.items import put_plain, put_valid
 from .errors import UnknownOperationException
 
 __all__ = [
@@ -161,6 +171,9 @@ def to_wire(item):
 
 def from_wire(item):
     """A map of AttributeValues as a plain dict."""
+    out = wire_item_plain(item)  # the core, for items of the common types
+    if out is not None:
+        return out
     out = {}
     for name, av in item.items():
         # Inlined from_av for the common scalar types: this runs on every get.
@@ -275,28 +288,6 @@ def create_table_request(name, hash_key, range_key=None, **request):
     return out
 
 
-# Longest key values that are valid whatever their characters: DynamoDB
-# limits a partition key to 2048 bytes and a sort key to 1024, and a str
-# character is at most 4 UTF-8 bytes.  Longer ones take the generic path.
-_FAST_HASH_CHARS = 2048 // 4
-_FAST_RANGE_CHARS = 1024 // 4
-_MAX_FAST_INT = 10 ** 38  # ints below this in magnitude are valid numbers
-
-
-def _fast_key_value(type_, v, max_chars):
-    """{type_: v} when v is certainly a valid key value of that type, else None."""
-    t = type(v)
-    if type_ == "S":
-        if t is str and 0 < len(v) <= max_chars:
-            return {"S": v}
-    elif type_ == "N":
-        if t is int and -_MAX_FAST_INT < v < _MAX_FAST_INT:
-            return {"N": str(v)}
-    elif t is bytes and 0 < len(v) <= max_chars * 4:
-        return {"B": v}
-    return None
-
-
 def _with_expression_members(req, condition, names, values):
     if condition is not None:
         req["ConditionExpression"] = condition
@@ -315,7 +306,7 @@ class Table:
     created again is picked up.
     """
 
-    __slots__ = ("db", "name", "_schema", "_hash", "_range", "_nkeys")
+    __slots__ = ("db", "name", "_schema", "_key")
 
     def __init__(self, db, name):
         self.db = db
@@ -338,32 +329,9 @@ class Table:
         if schema is not self._schema:
             self._schema = schema
             if schema is not None:
-                self._hash = (schema.hash_key, schema.hash_type)
-                self._range = (schema.range_key, schema.range_type) if schema.range_key else None
-                self._nkeys = len(schema.key_names)
+                # plain_key_fast's arguments after the key
+                self._key = (schema.hash_key, schema.hash_type, schema.range_key, schema.range_type)
         return schema
-
-    def _fast_locate(self, schema, key):
-        """(partition, token, hk, sk) for a plain key that is certainly valid, else None."""
-        if type(key) is not dict or len(key) != self._nkeys:
-            return None
-        name, type_ = self._hash
-        hv = key.get(name, _MISSING)
-        if hv is _MISSING:
-            return None
-        hav = _fast_key_value(type_, hv, _FAST_HASH_CHARS)
-        if hav is None:
-            return None
-        rav = None
-        if self._range is not None:
-            name, type_ = self._range
-            rv = key.get(name, _MISSING)
-            if rv is _MISSING:
-                return None
-            rav = _fast_key_value(type_, rv, _FAST_RANGE_CHARS)
-            if rav is None:
-                return None
-        return schema.locate(hav, rav)
 
     # -- items ------------------------------------------------------------------
 
@@ -373,13 +341,18 @@ class Table:
         ``attributes`` is a list of attribute names to return; ``projection``
         a ProjectionExpression (with ``names`` for #placeholders).
         """
-        if attributes is None and projection is None:
+        if attributes is None and projection is None and not self.db.throughput.enabled:
             schema = self._current()
             if schema is not None:
-                found = self._fast_locate(schema, key)
-                if found is not None:
-                    stored = found[0].get(found[2], found[3])
-                    return None if stored is None else from_wire(stored)
+                hash_name, hash_type, range_name, range_type = self._key
+                avs = plain_key_fast(key, hash_name, hash_type, range_name, range_type)
+                if avs is not None:
+                    loc = schema.locate(avs[0], avs[1])
+                    stored = loc[0].get(loc[2], loc[3])
+                    if stored is None:
+                        return None
+                    out = wire_item_plain(stored)  # from_wire's first step, one call less
+                    return out if out is not None else from_wire(stored)
         req = {"TableName": self.name, "Key": to_wire(key)}
         if consistent:
             req["ConsistentRead"] = True
@@ -396,12 +369,24 @@ class Table:
         """Store ``item`` (PutItem); with ``return_values="ALL_OLD"`` return the
         item it replaced (or None).  ``condition`` is a ConditionExpression,
         ``names``/``values`` its #names and :values (values plain)."""
-        wire = to_wire(item)
         if condition is None and not names and not values and return_values is None:
+            # The core converts and validates the common items in one step.
+            found = plain_item_fast(item)
+            wire = to_wire(item) if found is None else found[0]
             if self._current() is not None:
                 # validate_request is skipped: see the module's docstring.
-                OPERATIONS["PutItem"](self.db, {"TableName": self.name, "Item": wire})
+                db = self.db
+                try:
+                    if found is None:
+                        put_plain(db, self.name, wire)
+                    else:
+                        put_valid(db, self.name, wire, found[1])
+                finally:
+                    if db.durable is not None:
+                        db.durable.commit()  # durable before answering, as in db.request
                 return None
+        else:
+            wire = to_wire(item)
         req = _with_expression_members({"TableName": self.name, "Item": wire}, condition, names,
                                        to_wire(values) if values else None)
         if return_values is not None:

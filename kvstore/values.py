@@ -33,6 +33,7 @@ import binascii
 import decimal
 import re
 
+from kvstore._core import validate_item_fast
 from kvstore.errors import SerializationException, ValidationException
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "validate_value",
     "validate_item",
     "validate_item_with_size",
+    "walk_item",
     "value_size",
     "item_size",
     "check_item_size",
@@ -562,8 +564,20 @@ def validate_item_with_size(item):
     """(the item as DynamoDB stores it, its size in bytes); raises.
 
     The size is the one check_item_size compares with MAX_ITEM_SIZE, computed
-    in the same walk so a write needs only one pass over its item.
+    in the same walk so a write needs only one pass over its item.  Items of
+    the common shapes (S, canonical N, BOOL, NULL, bytes B, small M and L)
+    are answered by the compiled core's ``validate_item_fast``; it returns
+    None for anything else, errors included, and this module's walk runs.
     """
+    found = validate_item_fast(item)
+    if found is not None:
+        return found
+    return walk_item(item)
+
+
+def walk_item(item):
+    """validate_item_with_size without the compiled fast path: the reference
+    that tests/unit/test_values_fast.py holds ``validate_item_fast`` to."""
     if type(item) is not dict:
         _not_map(item)
     errs = []

@@ -19,12 +19,21 @@ TransactWriteItems prepare every request first, then check and apply.
 Consumed capacity, item collection metrics and throughput admission use
 ``kvstore.capacity``.
 
+A PutItem of only TableName and Item -- most of them, and the embedded
+``Table.put`` -- takes :func:`put_plain` / :func:`put_valid`: the same checks
+in the same order (those of absent members pass by definition), one
+``table.write``, no ItemWrite; tests/unit/test_put_fast.py holds it to the
+general path.  The common items' validation and key checks are answered by
+the compiled core when it can (``values.validate_item_with_size``,
+:func:`key_from_item`), by the Python otherwise.
+
 The key checks here are shared by every operation that names an item:
 :func:`key_from_key` for a ``Key`` parameter and :func:`key_from_item` for
 a whole item (PutItem).  Legacy parameters are converted by ``legacy.py``;
 expressions are the ``kvstore.expressions`` library's.
 """
 
+from .._core import item_key_fast
 from ..capacity import Consumed, read_units
 from ..errors import (
     ConditionalCheckFailedException, ResourceNotFoundException, TransactionConflictException, ValidationException,
@@ -35,8 +44,8 @@ from .legacy import AttributeUpdates, attributes_to_get, check_no_mixing, expect
 from .specs import SPECS
 
 __all__ = [
-    "put_item", "get_item", "delete_item", "update_item",
-    "get_table", "key_from_key", "key_from_item", "key_dict", "make_resolver",
+    "put_item", "put_plain", "put_valid", "get_item", "delete_item", "update_item",
+    "get_table", "key_from_key", "key_from_item", "check_item_key", "key_dict", "make_resolver",
     "ItemWrite", "PutWrite", "DeleteWrite", "UpdateWrite",
     "prepare_put", "prepare_delete", "prepare_update", "execute", "item_collection_metrics",
 ]
@@ -114,6 +123,15 @@ def key_from_key(table, key):
 
 def key_from_item(table, item):
     """Check a whole (validated) item's key attributes; return (hash AV, range AV or None)."""
+    found = item_key_fast(item, table.hash_key, table.hash_type, table.range_key, table.range_type)
+    if found is not None:  # the common case, decided by the core
+        return found
+    return check_item_key(table, item)
+
+
+def check_item_key(table, item):
+    """key_from_item without the core's fast answer: every check, with
+    DynamoDB's messages (tests/unit/test_values_fast.py's reference)."""
     found = []
     for name, type_, limit, message in (
         (table.hash_key, table.hash_type, MAX_HASH_KEY_BYTES, _HASH_TOO_BIG),
@@ -297,10 +315,10 @@ def _write_condition(req):
     return condition
 
 
-def prepare_put(db, req):
-    _check_parameters(req, "PutItem", [("ConditionExpression", req.get("ConditionExpression"))])
+def _put_item_with_size(item):
+    """PutItem's Item validated: (the item as stored, its size); raises."""
     try:
-        item, size = validate_item_with_size(req["Item"])
+        item, size = validate_item_with_size(item)
     except ValidationException as e:
         if e.message.startswith("Nesting Levels"):
             # PutItem wraps this one message in the validation-error envelope.
@@ -308,6 +326,12 @@ def prepare_put(db, req):
         raise
     if size > MAX_ITEM_SIZE:
         raise ValidationException("Item size has exceeded the maximum allowed size")
+    return item, size
+
+
+def prepare_put(db, req):
+    _check_parameters(req, "PutItem", [("ConditionExpression", req.get("ConditionExpression"))])
+    item, size = _put_item_with_size(req["Item"])
     _check_return_values(req)
     condition = _write_condition(req)
     table = get_table(db, req["TableName"])
@@ -410,7 +434,50 @@ def _run(db, write):
     return execute(write, db.locks)
 
 
+def put_plain(db, name, item):
+    """PutItem of ``item`` into table ``name`` with no other member (most
+    PutItem requests): the item validated, then :func:`put_valid`."""
+    item, size = _put_item_with_size(item)
+    put_valid(db, name, item, size)
+
+
+def put_valid(db, name, item, size):
+    """PutItem of an item already validated as ``validate_item_with_size``
+    does (``size`` its size), with no other member.
+
+    The general path's checks, in its order, minus those of the members
+    that are absent (mixing, expression maps, ReturnValues, Expected and
+    ConditionExpression all pass when absent): the item's size, the table,
+    the key, throughput admission, the transaction locks; then one
+    ``table.write`` (indexes, stream, log) whose return value is the old
+    item, and the units charged when throughput is enforced -- what
+    ``execute`` and ``_write_answer`` do for such a request, without the
+    ItemWrite object or the separate read.
+    """
+    if size > MAX_ITEM_SIZE:
+        raise ValidationException("Item size has exceeded the maximum allowed size")
+    table = db.tables.get(name)
+    if table is None:
+        raise ResourceNotFoundException("Requested resource not found")
+    hash_av, range_av = key_from_item(table, item)
+    loc = table.locate(hash_av, range_av)
+    throughput = db.throughput
+    if throughput.enabled:
+        throughput.admit_write(table)
+    locks = db.locks
+    if locks._held and locks.holder((name, loc[2], loc[3])) is not None:
+        raise TransactionConflictException("Transaction is ongoing for the item")
+    old = table.write(loc, item, size)
+    if throughput.enabled:
+        consumed = Consumed(table)
+        consumed.add_item_write(old, item, loc)
+        throughput.charge(consumed)
+
+
 def put_item(db, req):
+    if len(req) == 2 and "Item" in req and "TableName" in req:
+        put_plain(db, req["TableName"], req["Item"])
+        return {}
     write = prepare_put(db, req)
     old, new = _run(db, write)
     attributes = old if req.get("ReturnValues") == "ALL_OLD" else None
