@@ -1,0 +1,104 @@
+"""Ceiling servers: what kvstore's HTTP stack can do with (almost) no engine.
+
+Both run the very stack ``kvstore serve`` runs -- ``server.app.start_server``
+with ``server.http.HttpProtocol`` on uvloop + httptools, so the same request
+parsing, request ids, CRC32 and Date headers -- and differ only in the
+handler behind it:
+
+``stack``    answers every POST with the fixed body ``{}``: the cost of the
+             HTTP layer alone, the upper bound for any operation.
+``minimal``  a "minimal GetItem": decode the JSON body with a reused msgspec
+             decoder, look the key up in a plain dict of preloaded items, and
+             encode the answer with a reused encoder.  PutItem stores into
+             the dict the same way; every other operation decodes its body
+             and answers ``{}`` (decode cost, no engine).  No validation, no
+             DynamoDB semantics: the floor of any real GetItem/PutItem.
+
+kvstore's figures are reported as a fraction of these (bench/run.py).
+
+    python bench/ceiling.py stack   --port 0 [--items 100000]
+    python bench/ceiling.py minimal --port 0 [--items 100000]
+
+prints ``ceiling <mode> listening on http://127.0.0.1:PORT`` on stderr when
+ready, like ``kvstore serve`` does.
+"""
+
+import argparse
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import msgspec  # noqa: E402
+
+from server.app import serve  # noqa: E402
+
+__all__ = ["PAYLOAD", "make_item", "stack_handler", "minimal_handler"]
+
+# The same items bench/run.py preloads and bench/lua/common.lua writes.
+PAYLOAD = "abcdefghijklmnop" * 10
+
+
+def make_item(i, n=None):
+    return {
+        "pk": {"S": "k%07d" % i},
+        "payload": {"S": PAYLOAD},
+        "n": {"N": str(i if n is None else n)},
+        "tag": {"S": "bench"},
+    }
+
+
+def stack_handler():
+    """The handler of the "fixed body" ceiling: ``{}`` for every POST."""
+    body = b"{}"
+
+    def handle(target, request_body):
+        return 200, body
+
+    return handle
+
+
+def minimal_handler(items=100_000):
+    """The handler of the "minimal GetItem" ceiling (see the module doc)."""
+    store = {"k%07d" % i: make_item(i) for i in range(items)}
+    decode = msgspec.json.Decoder().decode
+    encode = msgspec.json.Encoder().encode
+    empty = b"{}"
+    get_target = b"DynamoDB_20120810.GetItem"
+    put_target = b"DynamoDB_20120810.PutItem"
+
+    def handle(target, body):
+        req = decode(body)
+        if target == get_target:
+            item = store.get(req["Key"]["pk"]["S"])
+            return 200, encode({"Item": item}) if item is not None else empty
+        if target == put_target:
+            item = req["Item"]
+            store[item["pk"]["S"]] = item
+        return 200, empty
+
+    return handle
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=("stack", "minimal"))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--items", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    handler = stack_handler() if args.mode == "stack" else minimal_handler(args.items)
+
+    def ready(server):
+        print(f"ceiling {args.mode} listening on http://{args.host}:{server.address[1]}",
+              file=sys.stderr, flush=True)
+
+    return serve(args.host, args.port, handler=handler, ready_callback=ready,
+                 idle_timeout=None)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

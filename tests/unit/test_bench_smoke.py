@@ -1,0 +1,89 @@
+"""The benchmark kit (bench/) imports, parses its options and its wrk output.
+
+No server, no wrk, no timing: only that `python bench/run.py` would not fall
+over on a typo, and that every workload has its Lua script.
+"""
+
+import importlib.util
+import json
+import os
+import re
+
+import msgspec
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCH = os.path.join(ROOT, "bench")
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", os.path.join(BENCH, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run = _load("run")
+ceiling = _load("ceiling")
+
+
+def test_bench_options_default_to_every_workload_and_target():
+    args = run.parse_args([])
+    assert [op.name for op in args.ops] == list(run.OPS)
+    assert args.targets == list(run.TARGETS)
+    args = run.parse_args(["--ops", "get,put", "--targets", "kvstore", "--no-pin"])
+    assert [op.name for op in args.ops] == ["get", "put"] and args.server_cpu is None
+
+
+def test_bench_every_workload_has_a_lua_script_for_its_operation():
+    for op in run.OPS.values():
+        with open(os.path.join(run.LUA_DIR, op.script)) as f:
+            script = f.read()
+        assert re.search(r'common\.install\("%s"' % op.operation, script), op.script
+        json.dumps(run.sample_request(op, 100_000))
+
+
+def test_bench_sample_batches_use_distinct_keys():
+    for name, size in (("batchget", 100), ("batchwrite", 25), ("transactwrite", 4)):
+        body = json.dumps(run.sample_request(run.OPS[name], 100_000))
+        keys = re.findall(r'"pk": \{"S": "(k\d+)"\}', body)
+        assert len(keys) == size == len(set(keys)), name
+
+
+def test_bench_parses_the_summary_line_of_wrk():
+    out = ("Running 1s test\n  1 threads and 4 connections\n"
+           'WRK_JSON {"requests":10,"duration_us":1000000,"bytes":5,'
+           '"errors":{"connect":0,"read":0,"write":0,"status":1,"timeout":0},'
+           '"latency_us":{"p50":100,"p90":200,"p99":300,"max":400,"mean":120.5}}\n')
+    summary = run.parse_wrk_output(out)
+    assert summary["requests"] == 10 and summary["latency_us"]["p99"] == 300
+
+
+def test_bench_slow_servers_get_fewer_connections_and_longer_runs():
+    args = run.parse_args(["--duration", "3"])
+    assert run.load_shape(0.0002, args) == (64, 3)
+    connections, duration = run.load_shape(0.7, args)
+    assert connections == 1 and 3 < duration <= args.max_duration
+
+
+def test_bench_summary_table_reports_medians_and_fractions_of_the_stack():
+    runs = [
+        {"op": "get", "target": t, "connections": 64, "requests": 1, "seconds": 3.0,
+         "rps": v, "items_per_s": v,
+         "req_per_cpu_s": v, "items_per_cpu_s": v, "p50_ms": 1.0, "p99_ms": 2.0,
+         "server_busy": 1.0, "client_busy": 0.5, "non_2xx": 0, "socket_errors": 0}
+        for t, v in (("kvstore", 50.0), ("kvstore", 40.0), ("kvstore", 60.0), ("stack", 100.0))
+    ]
+    summary = run.summarize(runs)
+    assert summary[("get", "kvstore")]["req_per_cpu_s"] == (50.0, 40.0, 60.0)
+    lines = run.table_lines(summary, [run.OPS["get"]], ["kvstore", "stack"],
+                            {("put", "kvstore"): "not supported yet"})
+    assert any("| get | kvstore |" in line and "50%" in line for line in lines)
+
+
+def test_bench_minimal_ceiling_handler_decodes_looks_up_and_encodes():
+    handle = ceiling.minimal_handler(items=10)
+    status, body = handle(b"DynamoDB_20120810.GetItem",
+                          b'{"TableName":"bench","Key":{"pk":{"S":"k0000003"}}}')
+    assert status == 200
+    assert msgspec.json.decode(body)["Item"]["pk"] == {"S": "k0000003"}
+    assert ceiling.stack_handler()(b"x", b"{}") == (200, b"{}")
