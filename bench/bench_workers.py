@@ -1,0 +1,140 @@
+"""How the cost of a request grows with workers (``kvstore serve --workers N``).
+
+    python bench/bench_workers.py [--workers 1,2,4,8] [--ops get,put,query,batchwrite]
+                                  [--rounds 3] [--duration 4] [--items 100000]
+
+A machine with fewer cores than workers cannot show N-core throughput, but it
+can show what predicts it: **requests per server CPU-second, summed over
+every worker process** (their CPU time, forwarding between workers included,
+plus the supervisor's).  Workers share nothing but sockets, so N cores serve
+about N times that figure.  Each configuration runs pinned to one core (all
+its workers on it, ``taskset``), wrk on another, with bench/run.py's Lua
+workloads, preload and CPU accounting; one worker is the plain server
+(``--workers 1``: every partition local, no forwarding).
+
+The table goes to stdout and, with ``--markdown``, is appended to
+bench/RESULTS.md as a section with the command, the machine and the date.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import run as kit  # noqa: E402  (bench/run.py: the benchmark kit)
+
+DEFAULT_OPS = "get,put,query,batchwrite"
+
+
+def make_target(workers, logdir):
+    port = kit.free_port()
+    cmd = [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--log-level", "warning", "--workers", str(workers)]
+    return kit.Target(f"w{workers}", cmd, port, log_path=os.path.join(logdir, f"workers-{workers}.log"))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workers", default="1,2,4,8")
+    p.add_argument("--ops", default=DEFAULT_OPS)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--duration", type=int, default=4)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--items", type=int, default=100_000)
+    p.add_argument("--server-cpu", type=int, default=0)
+    p.add_argument("--client-cpu", type=int, default=1)
+    p.add_argument("--no-pin", action="store_true",
+                   help="let the workers run on any core (wrk still on --client-cpu)")
+    p.add_argument("--json", default=os.path.join(HERE, ".logs", "workers-results.json"),
+                   help="every run so far, rewritten after each run")
+    p.add_argument("--markdown", default="", help="append the table to this file (e.g. bench/RESULTS.md)")
+    args = p.parse_args(argv)
+    args.workers = [int(w) for w in args.workers.split(",") if w]
+    args.ops = [kit.OPS[o] for o in args.ops.split(",") if o]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    command = "python bench/bench_workers.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    wrk = kit.ensure_wrk()
+    kit.ensure_taskset()
+    logdir = os.path.join(HERE, ".logs")
+    os.makedirs(logdir, exist_ok=True)
+    results = {}  # (op, workers) -> [run, ...]
+    for workers in args.workers:
+        target = make_target(workers, logdir)
+        kit.say(f"starting {workers} worker(s) on port {target.port}")
+        target.start(None if args.no_pin else args.server_cpu)
+        try:
+            kit.setup_tables(target, args.items)
+            for op in args.ops:
+                reason, _latency = kit.probe(target, op, args.items)
+                if reason is not None:
+                    kit.say(f"  {op.operation}: {reason}; skipped")
+                    continue
+                kit.run_wrk(wrk, target, op, args, 1, args.connections)  # warm-up
+                for _ in range(args.rounds):
+                    r = kit.run_wrk(wrk, target, op, args, args.duration, args.connections)
+                    r["workers"] = workers
+                    results.setdefault((op.name, workers), []).append(r)
+                    if args.json:
+                        with open(args.json, "w") as f:
+                            json.dump([run for runs in results.values() for run in runs], f, indent=1)
+                    kit.say(f"  {op.operation:15} {workers} workers: {r['req_per_cpu_s']:9.0f} req/CPU-s "
+                            f"{r['items_per_cpu_s']:9.0f} items/CPU-s  ({r['rps']:.0f} req/s, "
+                            f"busy {r['server_busy']:.2f}, non-2xx {r['non_2xx']})")
+        finally:
+            target.stop()
+    lines = table(results, args)
+    info = kit.machine_info()
+    text = "\n".join([
+        f"## Scaling with workers ({info['date']})", "",
+        f"Command: `{command}`", "",
+        f"Machine: {info['nproc']} cores, {info['cpu']}, Linux {info['kernel']}, Python {info['python']}, "
+        f"commit {info['commit']}; "
+        f"{'workers on any core' if args.no_pin else f'every worker process pinned to core {args.server_cpu}'}, wrk "
+        f"({info['wrk']}) on core {args.client_cpu}, {args.connections} connections, "
+        f"{args.rounds} rounds of {args.duration}s, medians.", "",
+        "Requests (items) per server CPU-second, summed over all worker processes and the "
+        "supervisor; in parentheses: relative to one worker.", "",
+        *lines, "",
+    ])
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "a") as f:
+            f.write("\n" + text)
+    return 0
+
+
+def table(results, args):
+    head = "| workload | " + " | ".join(f"{w} worker{'s' if w > 1 else ''}" for w in args.workers) + " |"
+    lines = [head, "|---" * (len(args.workers) + 1) + "|"]
+    for op in args.ops:
+        base = None
+        cells = []
+        for workers in args.workers:
+            runs = results.get((op.name, workers))
+            if not runs:
+                cells.append("-")
+                continue
+            per_cpu = statistics.median(r["items_per_cpu_s" if op.items > 1 else "req_per_cpu_s"] for r in runs)
+            non_2xx = sum(r["non_2xx"] for r in runs)
+            if base is None:
+                base = per_cpu
+            cell = f"{per_cpu:,.0f} ({per_cpu / base:.0%})"
+            if non_2xx:
+                cell += f" [{non_2xx} non-2xx]"
+            cells.append(cell)
+        unit = "items" if op.items > 1 else "req"
+        lines.append(f"| {op.operation} ({unit}/CPU-s) | " + " | ".join(cells) + " |")
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())

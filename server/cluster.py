@@ -1,0 +1,1527 @@
+"""Routing inside a multi-worker server: who answers a request, and how.
+
+Every worker of ``kvstore serve --workers N`` holds the same table metadata
+and the ring ``Ring(range(N), VNODES)``; worker ``i`` stores only the ring
+partitions the ring gives node ``i`` (``Database.shard = i``).  A request
+reaches whichever worker the kernel gave the connection to (SO_REUSEPORT);
+that worker, the *front*, decides here:
+
+* **one owner** -- GetItem/PutItem/UpdateItem/DeleteItem (the token of the
+  key's partition-key bytes), Query (the hash key of its key condition: the
+  table's, or for a GSI the index's own, whose entries live on the ring by
+  that key).  Owned here: the ordinary dispatch.  Else the raw JSON body is
+  forwarded to the owner (``"req"`` call, :mod:`server.peers`) and the
+  owner's encoded answer is written back as is.  A request whose key cannot
+  be read (a malformed request) runs here: validation fails the same way on
+  every worker, before any storage is touched.
+* **metadata changes** (CreateTable, UpdateTable, DeleteTable, tags, TTL,
+  ...) -- worker 0 orders them: the front forwards to worker 0, which
+  applies under one lock, then sends the request and a *snapshot* of the
+  table's resulting plain-data attributes (creation time, table id, ARNs:
+  what must not differ between workers) to every other worker (``"ddl"``)
+  and answers once every live worker has applied it.  Each worker keeps
+  these changes per table (``ddl_log``), so a restarted worker replays them
+  from a live one before it serves (``"catalog"``).
+* **every owner** -- Scan (and parallel scan): each worker returns the
+  entries of its partitions in token order from the start position, as many
+  as could be in the page (Limit, 1 MB); the front merges them in
+  (token, key) order and evaluates the page itself with the engine's own
+  page loop, so ExclusiveStartKey, LastEvaluatedKey, Count/ScannedCount and
+  the 1 MB cut are exactly the single-process ones.  DescribeTable answers
+  from local metadata with ItemCount/TableSizeBytes summed over workers.
+* **GSI maintenance** -- a base write's owner changes the GSI entry on the
+  owner of the GSI key: an index's partitions map (``RemoteIndexPartitions``)
+  stands in for other workers' partitions with a proxy that sends ``"gsi"``
+  calls, in order on one link; the write's answer waits for their acks, so
+  a Query on the index right after the write sees it.
+
+* **several owners** -- BatchGetItem/BatchWriteItem, TransactGetItems,
+  BatchExecuteStatement: the whole request is first checked here with no
+  partition reachable (:meth:`Cluster.validate_only`: every engine check
+  runs, the first storage access stops it), so an invalid request fails as
+  a whole before anything is written; then it is split by owner, run, and
+  the answers gathered (Responses, Unprocessed*, ConsumedCapacity summed
+  per table).  A part whose worker is down comes back as unprocessed.
+* **TransactWriteItems / ExecuteTransaction across workers** -- two-phase
+  commit on ``kvstore.api.transact.Transaction``'s steps: every owner
+  prepares its actions (per-item locks, conditions, new images) and holds
+  them; all prepared -> commit everywhere, else abort everywhere and
+  answer TransactionCanceledException with the reasons in request order.  A
+  participant that hears no decision within TX_HOLD_SECONDS aborts by itself
+  and a coordinator that hears no vote within TX_CALL_SECONDS aborts the
+  others, so no lock outlives a failed worker.  A ClientRequestToken's
+  transaction is always coordinated by the same worker (by the token's hash).
+* **streams** -- a shard per ring partition, so per worker: a shard id names
+  its worker, GetShardIterator/GetRecords go there, DescribeStream gathers
+  every worker's shards.  TTL sweeps run in every worker over its own items.
+* anything else -- runs here; if it meets another worker's partition
+  before writing anything (``NotHere``, raised by the stand-ins of
+  ``RemoteTablePartitions``), it is forwarded to that worker.
+
+A forwarded call that cannot reach its owner (dead, restarting) answers 503
+ServiceUnavailable, which SDKs retry; other partitions keep answering.
+
+``AsyncHttpProtocol`` is ``server.http.HttpProtocol`` with deferred answers:
+a handler may return ``(0, future)``; requests of one connection still run,
+and their answers leave, in order.
+
+Not done yet: --data-dir with several workers; --enforce-throughput keeps a
+token bucket per worker (a table gets its rate on each worker); a PartiQL
+SELECT that scans copies every worker's items of the table to the front.
+"""
+
+import asyncio
+import bisect
+import heapq
+import inspect
+import logging
+
+import msgspec
+
+from kvstore import api
+from kvstore._core import encode_key_value, hash64
+from kvstore.api.read import MAX_PAGE_BYTES, ReadRequest, _read_page
+from kvstore.api.transact import begin_write, cancelled
+from kvstore.api.validation import validate_request
+from kvstore.capacity import render_list
+from kvstore.errors import DynamoDBError, ServiceUnavailable
+from kvstore.schema import TOKEN_SPACE, scan_order
+from kvstore.values import item_size
+
+from .app import make_handler
+from .http import INTERNAL_ERROR_BODY, HttpProtocol
+from .peers import PeerNode, PeerUnavailable
+
+__all__ = ["Cluster", "AsyncHttpProtocol", "RemoteIndexPartitions", "DEFERRED", "DDL_OPERATIONS"]
+
+log = logging.getLogger("server.cluster")
+
+DEFERRED = 0  # the status of a deferred answer: (DEFERRED, future of (status, payload))
+
+DYNAMODB_PREFIX = b"DynamoDB_20120810."
+STREAMS_PREFIX = b"DynamoDBStreams_20120810."
+
+# Operations that change table metadata: ordered by worker 0, applied everywhere.
+DDL_OPERATIONS = frozenset((
+    "CreateTable", "UpdateTable", "DeleteTable", "TagResource", "UntagResource",
+    "UpdateTimeToLive", "UpdateContinuousBackups", "UpdateContributorInsights",
+    "EnableKinesisStreamingDestination", "DisableKinesisStreamingDestination",
+    "UpdateKinesisStreamingDestination", "PutResourcePolicy", "DeleteResourcePolicy",
+    "UpdateTableReplicaAutoScaling",
+))
+ITEM_OPERATIONS = frozenset(("GetItem", "PutItem", "DeleteItem", "UpdateItem"))
+
+DDL_TIMEOUT = 60.0
+TX_HOLD_SECONDS = 10.0   # a prepared participant aborts by itself after this
+TX_CALL_SECONDS = 5.0
+STASH_SECONDS = 30.0
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+_msgpack_encode = msgspec.msgpack.encode
+
+UNAVAILABLE_BODY = _encode(ServiceUnavailable(
+    "The service is currently unavailable or busy: the partition's worker is restarting."
+).to_body())
+
+# Table attributes that are storage or derived from the definition: never
+# part of a metadata snapshot.
+_STORAGE_ATTRIBUTES = frozenset((
+    "ring", "partitions", "local_indexes", "global_indexes", "indexes", "index_by_name",
+    "_index_key_checks",
+))
+
+
+_STREAM_CREATED = "__stream_created__"
+
+
+def _table_name(req):
+    name = req.get("TableName")
+    if type(name) is str:
+        return name
+    arn = req.get("ResourceArn")
+    if type(arn) is str and ":table/" in arn:
+        return arn.split(":table/", 1)[1].split("/", 1)[0]
+    return None
+
+
+def snapshot(table):
+    """The table's plain-data attributes (what msgpack can carry)."""
+    out = {}
+    for name, value in vars(table).items():
+        if name in _STORAGE_ATTRIBUTES:
+            continue
+        try:
+            _msgpack_encode(value)
+        except (TypeError, OverflowError):
+            continue
+        out[name] = value
+    stream = getattr(table, "latest_stream", None)
+    out[_STREAM_CREATED] = stream.created if stream is not None else None
+    return out
+
+
+def apply_snapshot(table, snap):
+    """Make ``table``'s metadata the coordinator's (see :func:`snapshot`)."""
+    missing = object()
+    relink = False
+    for name, value in snap.items():
+        if name == _STREAM_CREATED:
+            continue
+        current = getattr(table, name, missing)
+        if type(current) is tuple and type(value) is list:
+            value = tuple(value)
+        if current != value:
+            setattr(table, name, value)
+            relink = relink or name in ("global_secondary_indexes", "local_secondary_indexes")
+    if relink:
+        for index in table.indexes:
+            group = table.global_secondary_indexes if index.is_global else table.local_secondary_indexes
+            for definition in group or ():
+                if definition["IndexName"] == index.name:
+                    index.definition = definition
+
+
+def _merge_unprocessed(into, op, name, entry):
+    if op == "BatchWriteItem":
+        into.setdefault(name, []).extend(entry)
+    else:
+        found = into.get(name)
+        if found is None:
+            into[name] = {**entry, "Keys": list(entry["Keys"])}
+        else:
+            found["Keys"].extend(entry["Keys"])
+
+
+def _add_numbers(into, other):
+    for key, value in other.items():
+        if key not in into:
+            into[key] = value
+        elif type(value) is dict and type(into[key]) is dict:
+            _add_numbers(into[key], value)
+        elif type(value) in (int, float) and type(into[key]) in (int, float):
+            into[key] = into[key] + value
+
+
+def _sum_consumed(entries):
+    """ConsumedCapacity lists from several workers: one entry per table, summed."""
+    by_table = {}
+    for entry in entries:
+        found = by_table.get(entry.get("TableName"))
+        if found is None:
+            by_table[entry.get("TableName")] = {k: (dict(v) if type(v) is dict else v) for k, v in entry.items()}
+        else:
+            _add_numbers(found, entry)
+    return list(by_table.values())
+
+
+def _tokens(db):
+    from kvstore.api import transact
+
+    tokens = getattr(db, "transaction_tokens", None)
+    if tokens is None:
+        tokens = db.transaction_tokens = transact._Tokens()
+    return tokens
+
+
+def _fingerprint(req):
+    from kvstore.api import transact
+
+    return transact._fingerprint(req)
+
+
+def _partiql_transaction(db, statements):
+    """ExecuteTransaction's write statements as a transact.Transaction (its
+    prepare/commit/abort steps); ``.inserts`` marks the INSERT statements."""
+    from kvstore.api.partiql import _plan_transaction_statement
+    from kvstore.api.transact import CheckWrite, Transaction
+
+    writes, kinds, inserts = [], [], []
+    for i, entry in enumerate(statements):
+        p = _plan_transaction_statement(db, i, entry)
+        write = p.write
+        if p.kind == "check":
+            check = CheckWrite.__new__(CheckWrite)
+            for name in ("table", "loc", "key", "condition", "failure_returns_old"):
+                setattr(check, name, getattr(write, name))
+            write = check
+        writes.append(write)
+        kinds.append("ConditionCheck" if p.kind == "check" else "Update")
+        inserts.append(p.kind == "write" and p.statement == "insert")
+    tx = Transaction(db, writes, kinds)
+    tx.inserts = inserts
+    return tx
+
+
+def _partiql_reason(reason, insert):
+    if insert and reason.get("Code") == "ConditionalCheckFailed":
+        return {"Code": "DuplicateItem", "Message": "Duplicate primary key exists in table"}
+    return reason
+
+
+class _Nowhere(dict):
+    """Every partition elsewhere (a validation pass: see Cluster.validate_only)."""
+
+    def __missing__(self, part):
+        return _ELSEWHERE
+
+
+# -- GSI entries on other workers -----------------------------------------------
+
+
+class _RemotePartition:
+    """Stands in for a ring partition of a GSI stored by another worker."""
+
+    __slots__ = ("cluster", "index", "part", "owner")
+
+    def __init__(self, cluster, index, part, owner):
+        self.cluster = cluster
+        self.index = index
+        self.part = part
+        self.owner = owner
+
+    def put(self, token, hk, sk, item, size):
+        index = self.index
+        self.cluster.index_change(self.owner, [index.table.name, index.name, self.part, token, hk, sk, item, size])
+
+    def delete(self, hk, sk):
+        index = self.index
+        self.cluster.index_change(self.owner, [index.table.name, index.name, self.part, None, hk, sk, None, 0])
+
+    def __getattr__(self, name):
+        # A read of the index (a Query on its key): the owner answers it.
+        raise NotHere(self.owner)
+
+
+class RemoteIndexPartitions(dict):
+    """A GSI's local partitions; a missing one is another worker's (a proxy).
+
+    ``get`` and iteration see only the local ones (scans, counts)."""
+
+    __slots__ = ("cluster", "index")
+
+    def __missing__(self, part):
+        cluster = self.cluster
+        return _RemotePartition(cluster, self.index, part, cluster.ring.partition_owner(part))
+
+
+class NotHere(Exception):
+    """A request touched a ring partition another worker stores (before any
+    write of its own): ``args[0]`` is that worker.  The request is forwarded."""
+
+
+class _Elsewhere:
+    """Stands in for another worker's partition of a table: any use raises NotHere."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner):
+        self.owner = owner
+
+    def __getattr__(self, name):
+        raise NotHere(self.owner)
+
+    def __len__(self):
+        raise NotHere(self.owner)
+
+
+class RemoteTablePartitions(dict):
+    """A table's local partitions; a missing one is another worker's."""
+
+    __slots__ = ("ring",)
+
+    def __missing__(self, part):
+        return _Elsewhere(self.ring.partition_owner(part))
+
+
+_ELSEWHERE = _Elsewhere(None)
+_NOWHERE = _Nowhere()
+
+
+def wrap_table(table, ring):
+    """Let every lookup of a partition this worker does not store say whose it is."""
+    for holder in [table] + list(table.local_indexes):
+        if type(holder.partitions) is not RemoteTablePartitions:
+            wrapped = RemoteTablePartitions(holder.partitions)
+            wrapped.ring = ring
+            holder.partitions = wrapped
+
+
+class _GatheredRead(ReadRequest):
+    """A Scan whose entries were gathered from every worker (in token order)."""
+
+    __slots__ = ("gathered",)
+
+    def entries(self):
+        return self.gathered
+
+
+def build_database(worker, count, **options):
+    """The engine of worker ``worker`` of ``count``: shard ``worker`` of the
+    ring ``Ring(range(count))``, whose tables know other workers' partitions.
+    ``options`` go to ``kvstore.Database``."""
+    from kvstore import Database
+    from kvstore._core import Ring
+    from kvstore.database import VNODES
+
+    class ClusterDatabase(Database):
+        def add_table(self, table):
+            super().add_table(table)
+            wrap_table(table, self.ring)
+
+    db = ClusterDatabase(**{k: v for k, v in options.items() if v})
+    db.shard = worker
+    db.ring = Ring(range(count), VNODES)
+    return db
+
+
+# -- the cluster -----------------------------------------------------------------
+
+
+class Cluster:
+    """One worker's view of the server: its engine, its peers, the routing."""
+
+    def __init__(self, db, worker, count, directory, *, loop=None):
+        self.db = db
+        self.worker = worker
+        self.count = count
+        self.others = [i for i in range(count) if i != worker]
+        self.ring = db.ring
+        self.loop = loop or asyncio.get_event_loop()
+        self.peers = PeerNode(worker, directory, {
+            "req": self.on_request,
+            "ddl": self.on_ddl,
+            "catalog": self.on_catalog,
+            "counts": self.on_counts,
+            "scan": self.on_scan,
+            "gsi": self.on_index_change,
+            "ping": lambda body: body,
+            "stream_shards": self.on_stream_shards,
+            "tx_prepare": self.on_tx_prepare,
+            "tx_commit": self.on_tx_commit,
+            "tx_abort": self.on_tx_abort,
+        }, loop=self.loop)
+        self.local = make_handler(db)
+        self.pending = []           # acks of index changes made by the running request
+        self.stash = []             # (time, body, future): index changes for an index not here yet
+        self.ddl_log = {}           # table name -> [[operation, raw body], ...]
+        self.ddl_lock = asyncio.Lock()
+        self.routes = {}            # raw X-Amz-Target -> operation name or None
+        self.dispatch = api.dispatch
+        self.routers = {op: self.route_item for op in ITEM_OPERATIONS}
+        self.routers.update({
+            "Query": self.route_query,
+            "Scan": self.route_scan,
+            "DescribeTable": self.route_describe,
+        })
+        for op in DDL_OPERATIONS:
+            self.routers[op] = self.route_ddl
+        for op in ("BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems"):
+            self.routers[op] = self.route_multi
+        self.routers["ExecuteStatement"] = self.route_statement
+        self.routers["BatchExecuteStatement"] = self.route_statements
+        self.routers["ExecuteTransaction"] = self.route_statements
+        self.routers["Streams.GetShardIterator"] = self.route_shard
+        self.routers["Streams.GetRecords"] = self.route_shard
+        self.routers["Streams.DescribeStream"] = self.route_describe_stream
+        self.renamed = set()        # ids of the Streams whose shard ids name this worker
+        self.transactions = {}      # txid -> (Transaction, expiry timer): prepared here
+        self.tx_counter = 0
+
+    # -- lifetime --------------------------------------------------------------
+
+    async def start(self):
+        """Take the table catalog from a live worker, then open our socket.
+
+        Worker 0 may order a metadata change while we start (it cannot reach
+        us before we listen): once listening, the catalog is read from it
+        again and what changed in between is caught up."""
+        catalog = None
+        for peer in self.others:
+            try:
+                catalog = await self.peers.call(peer, "catalog", None, timeout=10.0)
+            except PeerUnavailable:
+                continue
+            self.load_catalog(catalog)
+            break
+        await self.peers.listen()
+        if catalog is not None and self.worker != 0:
+            try:
+                self.catch_up(await self.peers.call(0, "catalog", None, timeout=10.0))
+            except PeerUnavailable:
+                pass
+
+    async def close(self):
+        await self.peers.close()
+
+    def index_partitions(self, index, partitions):
+        """The ``kvstore.schema.Index.remote_partitions`` hook."""
+        wrapped = RemoteIndexPartitions(partitions)
+        wrapped.cluster = self
+        wrapped.index = index
+        return wrapped
+
+    # -- the HTTP front ------------------------------------------------------------
+
+    def handle(self, target, body):
+        """``(target, body) -> (status, payload)`` or ``(DEFERRED, future)``."""
+        routes = self.routes
+        op = routes.get(target, False)
+        if op is False:
+            op = None
+            for prefix, kind in ((DYNAMODB_PREFIX, ""), (STREAMS_PREFIX, "Streams.")):
+                if target is not None and target.startswith(prefix):
+                    name = target[len(prefix):]
+                    if name and b"." not in name:
+                        try:
+                            op = kind + name.decode("ascii")
+                        except UnicodeDecodeError:
+                            op = None
+            if len(routes) < 256:
+                routes[target] = op
+        if op is None or not body:
+            return self.local(target, body)
+        try:
+            req = _decode(body)
+        except Exception:
+            return self.local(target, body)
+        if type(req) is not dict:
+            return self.local(target, body)
+        router = self.routers.get(op)
+        if router is None:
+            if op.startswith("Streams."):
+                return self.local(target, body)
+            return self._deferred(self.run_local(op, req))
+        return self._deferred(router(op, body, req))
+
+    @staticmethod
+    def _deferred(result):
+        if type(result) is tuple:
+            return result
+        return DEFERRED, result
+
+    def run_local(self, op, req, may_forward=True):
+        """Dispatch here: (status, payload), or a future of it when the
+        request changed GSI entries on other workers (answered after their
+        acks) or turned out to be another worker's (forwarded)."""
+        pending = self.pending
+        try:
+            if op.startswith("Streams."):
+                result = 200, _encode(api.streams_dispatch(self.db, op[8:], req))
+            else:
+                result = 200, _encode(self.dispatch(self.db, op, req))
+        except NotHere as here:
+            # Validation passed and nothing was written: the owner answers.
+            self.pending.clear()
+            self._release_stray_locks()
+            if may_forward:
+                return self.forward(here.args[0], op, _encode(req))
+            log.error("%s reached worker %d for worker %s's partition", op, self.worker, here.args[0])
+            result = 500, INTERNAL_ERROR_BODY
+        except DynamoDBError as err:
+            result = err.status, _encode(err.to_body())
+        except Exception:
+            log.exception("internal error answering %s", op)
+            result = 500, INTERNAL_ERROR_BODY
+        if not pending:
+            return result
+        acks = self.take_pending()
+        return self.loop.create_task(self._after(acks, result))
+
+    def _release_stray_locks(self):
+        """Locks taken by a request that stopped at another worker's partition.
+
+        Only this worker's prepared two-phase-commit participants hold locks
+        between loop turns; any other lock was taken by the request that was
+        just interrupted."""
+        held = self.db.locks._held
+        if held:
+            live = {tx.id for tx, _timer in self.transactions.values()}
+            for key in [k for k, txid in held.items() if txid not in live]:
+                del held[key]
+
+    def take_pending(self):
+        acks = list(self.pending)
+        self.pending.clear()
+        return acks
+
+    async def _after(self, acks, result):
+        outcomes = await asyncio.gather(*acks, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                log.error("a GSI change on another worker failed: %r", outcome)
+        return result
+
+    def forward(self, owner, op, body):
+        return self.peers.call(owner, "req", (op, body))
+
+    def route_item(self, op, body, req):
+        table = self.db.tables.get(req.get("TableName")) if type(req.get("TableName")) is str else None
+        if table is None:
+            return self.run_local(op, req)
+        source = req.get("Item") if op == "PutItem" else req.get("Key")
+        try:
+            owner = self.ring.owner(hash64(encode_key_value(source[table.hash_key])))
+        except Exception:
+            return self.run_local(op, req)
+        if owner == self.worker:
+            return self.run_local(op, req)
+        return self.forward(owner, op, body)
+
+    def route_query(self, op, body, req):
+        # Only the hash key's value is read here (its owner checks the rest,
+        # and an invalid request fails the same way on any worker).
+        try:
+            token = hash64(encode_key_value(self._query_hash_value(req)))
+        except Exception:
+            return self.run_local(op, req)
+        owner = self.ring.owner(token)
+        if owner == self.worker:
+            return self.run_local(op, req)
+        return self.forward(owner, op, body)
+
+    def _query_hash_value(self, req):
+        """The value a Query's key condition gives the hash key (raises if none)."""
+        table = self.db.tables[req["TableName"]]
+        index_name = req.get("IndexName")
+        hash_key = table.hash_key if index_name is None else table.find_index(index_name).hash_key
+        text = req.get("KeyConditionExpression")
+        if text is None:
+            return req["KeyConditions"][hash_key]["AttributeValueList"][0]
+        values = req["ExpressionAttributeValues"]
+        names = req.get("ExpressionAttributeNames") or {}
+        # The usual shape, "<hash key> = :v [AND ...]", without the parser.
+        words = text.split()
+        for i in range(len(words) - 2):
+            if words[i + 1] == "=" and names.get(words[i], words[i]) == hash_key and words[i + 2][:1] == ":":
+                return values[words[i + 2]]
+        from kvstore.api.read import _collect_key_conditions
+        from kvstore.expressions import Resolver
+
+        conditions = {}
+        _collect_key_conditions(Resolver(names, values).key_condition(text).root, conditions)
+        return conditions[hash_key][1][0]
+
+    def route_ddl(self, op, body, req):
+        if self.worker != 0:
+            return self.forward(0, op, body)
+        return self.loop.create_task(self.coordinate(op, body, req))
+
+    def route_describe(self, op, body, req):
+        try:
+            out = self.dispatch(self.db, op, req)
+        except DynamoDBError as err:
+            return err.status, _encode(err.to_body())
+        except Exception:
+            log.exception("internal error answering %s", op)
+            return 500, INTERNAL_ERROR_BODY
+        if not self.others:
+            return 200, _encode(out)
+        return self.loop.create_task(self._summed(out, "Table"))
+
+    def route_scan(self, op, body, req):
+        try:
+            plan = _GatheredRead(self.db, req, False)
+        except DynamoDBError as err:
+            return err.status, _encode(err.to_body())
+        except Exception:
+            log.exception("internal error answering %s", op)
+            return 500, INTERNAL_ERROR_BODY
+        return self.loop.create_task(self._scan(plan))
+
+    # -- BatchGetItem, BatchWriteItem, TransactGetItems, TransactWriteItems ---------------
+
+    def _owner_of(self, table_name, key):
+        table = self.db.tables[table_name]
+        return self.ring.owner(hash64(encode_key_value(key[table.hash_key])))
+
+    def _groups(self, op, req):
+        """owner -> [(position, table name, entry)] for every key of a
+        multi-item request, or None if a key cannot be read (malformed)."""
+        groups = {}
+        try:
+            if op == "BatchWriteItem":
+                for name, requests in req["RequestItems"].items():
+                    for position, request in enumerate(requests):
+                        put = request.get("PutRequest")
+                        key = put["Item"] if put is not None else request["DeleteRequest"]["Key"]
+                        groups.setdefault(self._owner_of(name, key), []).append((position, name, request))
+            elif op == "BatchGetItem":
+                for name, entry in req["RequestItems"].items():
+                    for position, key in enumerate(entry["Keys"]):
+                        groups.setdefault(self._owner_of(name, key), []).append((position, name, key))
+            else:
+                for position, entry in enumerate(req["TransactItems"]):
+                    (kind, action), = entry.items()
+                    key = action["Item"] if kind == "Put" else action["Key"]
+                    groups.setdefault(self._owner_of(action["TableName"], key), []).append(
+                        (position, action["TableName"], entry))
+        except Exception:
+            return None
+        return groups
+
+    def validate_only(self, op, req):
+        """Run every check of ``op`` with no partition reachable: None when the
+        request is valid (it stopped at its first storage access), else the
+        error answer.  Nothing is read or written."""
+        tables = self.db.tables
+        saved = {}
+        try:
+            for name, table in tables.items():
+                saved[name] = table.partitions
+                table.partitions = _NOWHERE
+            if op == "TransactWriteItems":
+                # Its checks, without its prepare step (which takes locks).
+                validate_request(op, req)
+                begin_write(self.db, req)
+            else:
+                self.dispatch(self.db, op, req)
+        except NotHere:
+            return None
+        except DynamoDBError as err:
+            return err.status, _encode(err.to_body())
+        finally:
+            for name, partitions in saved.items():
+                table = tables.get(name)
+                if table is not None:
+                    table.partitions = partitions
+            self.pending.clear()
+        return None
+
+    def route_multi(self, op, body, req):
+        groups = self._groups(op, req)
+        if groups is None or not groups:
+            return self.run_local(op, req)
+        if len(groups) == 1:
+            (owner,) = groups
+            if owner == self.worker:
+                return self.run_local(op, req)
+            return self.forward(owner, op, body)
+        problem = self.validate_only(op, req)
+        if problem is not None:
+            return problem
+        if op == "TransactWriteItems":
+            token = req.get("ClientRequestToken")
+            if type(token) is str:
+                # One worker per token coordinates it, so the token is remembered once.
+                coordinator = hash64(token.encode()) % self.count
+                if coordinator != self.worker:
+                    return self.forward(coordinator, op, body)
+            return self.loop.create_task(self._transact_write(req, groups))
+        if op == "TransactGetItems":
+            return self.loop.create_task(self._transact_get(req, groups))
+        return self.loop.create_task(self._batch(op, req, groups))
+
+    def _call(self, owner, op, sub):
+        """Run a sub-request on ``owner``: an awaitable of (status, payload)."""
+        if owner == self.worker:
+            result = self.run_local(op, sub, may_forward=False)
+            if type(result) is tuple:
+                fut = self.loop.create_future()
+                fut.set_result(result)
+                return fut
+            return result
+        return self.forward(owner, op, _encode(sub))
+
+    async def _batch(self, op, req, groups):
+        subs = {}
+        for owner, entries in groups.items():
+            request_items = {}
+            for _position, name, entry in entries:
+                if op == "BatchWriteItem":
+                    request_items.setdefault(name, []).append(entry)
+                else:
+                    request_items.setdefault(name, {**req["RequestItems"][name], "Keys": []})["Keys"].append(entry)
+            subs[owner] = {**req, "RequestItems": request_items}
+        owners = list(subs)
+        answers = await asyncio.gather(*(self._call(o, op, subs[o]) for o in owners), return_exceptions=True)
+        unprocessed_member = "UnprocessedItems" if op == "BatchWriteItem" else "UnprocessedKeys"
+        out = {"Responses": {name: [] for name in req["RequestItems"]}} if op == "BatchGetItem" else {}
+        out[unprocessed_member] = {}
+        consumed = []
+        metrics = {}
+        failures = []
+        for owner, answer in zip(owners, answers):
+            if isinstance(answer, BaseException) or answer[0] != 200:
+                log.warning("%s: worker %d: %s", op, owner,
+                            answer if isinstance(answer, BaseException) else answer[1][:200])
+                failures.append(answer)
+                # Not done (its worker is restarting, say): the client retries it.
+                for name, entry in subs[owner]["RequestItems"].items():
+                    _merge_unprocessed(out[unprocessed_member], op, name, entry)
+                continue
+            part = _decode(answer[1])
+            for name, found in part.get("Responses", {}).items():
+                out["Responses"].setdefault(name, []).extend(found)
+            for name, entry in part.get(unprocessed_member, {}).items():
+                _merge_unprocessed(out[unprocessed_member], op, name, entry)
+            consumed.extend(part.get("ConsumedCapacity") or ())
+            for name, found in (part.get("ItemCollectionMetrics") or {}).items():
+                metrics.setdefault(name, []).extend(found)
+        if len(failures) == len(owners):
+            first = failures[0]
+            if isinstance(first, BaseException):
+                return 503, UNAVAILABLE_BODY
+            return first[0], first[1]
+        if req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
+            out["ConsumedCapacity"] = _sum_consumed(consumed)
+        if metrics:
+            out["ItemCollectionMetrics"] = metrics
+        return 200, _encode(out)
+
+    async def _transact_get(self, req, groups):
+        subs = {o: [e for _p, _n, e in entries] for o, entries in groups.items()}
+        owners = list(subs)
+        answers = await asyncio.gather(
+            *(self._call(o, "TransactGetItems", {**req, "TransactItems": subs[o]}) for o in owners),
+            return_exceptions=True)
+        count = len(req["TransactItems"])
+        responses = [None] * count
+        reasons = [{"Code": "None"} for _ in range(count)]
+        cancelled_ = False
+        consumed = []
+        for owner, answer in zip(owners, answers):
+            if isinstance(answer, BaseException) or answer[0] >= 500:
+                return 503, UNAVAILABLE_BODY
+            part = _decode(answer[1])
+            positions = [p for p, _n, _e in groups[owner]]
+            if answer[0] != 200:
+                if "CancellationReasons" not in part:
+                    return answer[0], answer[1]
+                cancelled_ = True
+                for p, reason in zip(positions, part["CancellationReasons"]):
+                    reasons[p] = reason
+                continue
+            for p, response in zip(positions, part["Responses"]):
+                responses[p] = response
+            consumed.extend(part.get("ConsumedCapacity") or ())
+        if cancelled_:
+            error = cancelled(reasons)
+            return error.status, _encode(error.to_body())
+        out = {"Responses": responses}
+        if req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
+            out["ConsumedCapacity"] = _sum_consumed(consumed)
+        return 200, _encode(out)
+
+    # -- TransactWriteItems across workers: two-phase commit --------------------------
+
+    async def _transact_write(self, req, groups, partiql=False):
+        """Coordinate: prepare on every owner (locks + checks), then commit all
+        or abort all.  A participant that does not hear back aborts by itself.
+        ``partiql``: the entries are ExecuteTransaction statements."""
+        token = req.get("ClientRequestToken")
+        tokens = _tokens(self.db)
+        fingerprint = None
+        if type(token) is str:
+            if partiql:
+                token = "partiql:" + token
+                fingerprint = _encode({"TransactStatements": req["TransactStatements"]})
+            else:
+                fingerprint = _fingerprint(req)
+            try:
+                seen = tokens.find(token, fingerprint)
+            except DynamoDBError as err:
+                return err.status, _encode(err.to_body())
+            if seen is not None:
+                return 200, _encode({"Responses": []} if partiql else {})
+        self.tx_counter += 1
+        txid = f"{self.worker}.{self.tx_counter}"
+        owners = list(groups)
+        prepares = []
+        for owner in owners:
+            body = [txid, [e for _p, _n, e in groups[owner]], TX_HOLD_SECONDS, partiql]
+            if owner == self.worker:
+                fut = self.loop.create_future()
+                try:
+                    fut.set_result(self.on_tx_prepare(body))
+                except Exception as exc:
+                    fut.set_exception(exc)
+                prepares.append(fut)
+            else:
+                prepares.append(self.peers.call(owner, "tx_prepare", body, timeout=TX_CALL_SECONDS))
+        answers = await asyncio.gather(*prepares, return_exceptions=True)
+        prepared = [o for o, a in zip(owners, answers) if not isinstance(a, BaseException) and a[0] == "ok"]
+        if len(prepared) != len(owners):
+            await self._tx_send(prepared, "tx_abort", [txid])
+            count = len(req["TransactStatements" if partiql else "TransactItems"])
+            reasons = [{"Code": "None"} for _ in range(count)]
+            for owner, answer in zip(owners, answers):
+                if isinstance(answer, BaseException):
+                    return 503, UNAVAILABLE_BODY
+                if answer[0] == "error":
+                    return answer[1], answer[2]
+                if answer[0] == "cancel":
+                    for (p, _n, _e), reason in zip(groups[owner], answer[1]):
+                        reasons[p] = reason
+            error = cancelled(reasons)
+            return error.status, _encode(error.to_body())
+        mode = req.get("ReturnConsumedCapacity")
+        commits = await self._tx_send(owners, "tx_commit", [txid, mode])
+        consumed = []
+        for answer in commits:
+            if isinstance(answer, BaseException) or answer is None:
+                log.error("transaction %s: a participant did not commit: %r", txid, answer)
+                return 503, UNAVAILABLE_BODY
+            consumed.extend(answer)
+        if fingerprint is not None:
+            tokens.remember(token, fingerprint, [])
+        out = {"Responses": []} if partiql else {}
+        if mode in ("TOTAL", "INDEXES"):
+            out["ConsumedCapacity"] = _sum_consumed(consumed)
+        return 200, _encode(out)
+
+    async def _tx_send(self, owners, kind, body):
+        calls = []
+        for owner in owners:
+            if owner == self.worker:
+                fut = self.loop.create_future()
+                handler = self.on_tx_commit if kind == "tx_commit" else self.on_tx_abort
+                result = handler(body)
+                if inspect.isawaitable(result):
+                    fut = asyncio.ensure_future(result)
+                else:
+                    fut.set_result(result)
+                calls.append(fut)
+            else:
+                calls.append(self.peers.call(owner, kind, body, timeout=TX_CALL_SECONDS))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    def on_tx_prepare(self, body):
+        txid, entries, hold = body[:3]
+        partiql = len(body) > 3 and body[3]
+        try:
+            tx = _partiql_transaction(self.db, entries) if partiql else begin_write(self.db, {"TransactItems": entries})
+            tx.prepare()
+        except NotHere:
+            return ["error", 500, INTERNAL_ERROR_BODY]
+        except DynamoDBError as err:
+            reasons = err.extra.get("CancellationReasons")
+            if reasons is not None:
+                if partiql:
+                    reasons = [_partiql_reason(r, i) for r, i in zip(reasons, tx.inserts)]
+                return ["cancel", reasons]
+            return ["error", err.status, _encode(err.to_body())]
+        timer = self.loop.call_later(hold, self._tx_expire, txid)
+        self.transactions[txid] = (tx, timer)
+        return ["ok"]
+
+    def _tx_expire(self, txid):
+        found = self.transactions.pop(txid, None)
+        if found is not None:
+            log.warning("transaction %s: no decision in time, aborted (locks released)", txid)
+            found[0].abort()
+
+    def on_tx_commit(self, body):
+        txid, mode = body
+        found = self.transactions.pop(txid, None)
+        if found is None:
+            return None  # expired: aborted already
+        tx, timer = found
+        timer.cancel()
+        consumed = tx.commit()
+        for c in consumed:
+            self.db.throughput.charge(c)
+        rendered = render_list(consumed, mode, split=True) or []
+        acks = self.take_pending()
+        if acks:
+            return self.loop.create_task(self._after(acks, rendered))
+        return rendered
+
+    def on_tx_abort(self, body):
+        found = self.transactions.pop(body[0], None)
+        if found is not None:
+            found[1].cancel()
+            found[0].abort()
+        return True
+
+    # -- PartiQL ------------------------------------------------------------------------
+    # A statement naming one item runs like the item operation (here, or
+    # forwarded when it meets another worker's partition: run_local).  A
+    # SELECT that scans sees every worker's items: they are gathered first and
+    # the statement runs here over them.  BatchExecuteStatement splits by the
+    # owner of each statement's item.  ExecuteTransaction runs on one worker:
+    # across workers it is not supported yet.
+
+    def _plan(self, text, parameters):
+        from kvstore.partiql.executor import plan
+
+        return plan(self.db, text, parameters)
+
+    def route_statement(self, op, body, req):
+        try:
+            p = self._plan(req.get("Statement"), req.get("Parameters"))
+        except Exception:
+            return self.run_local(op, req)
+        if p.kind != "select" or p.conditions is not None or not self.others:
+            return self.run_local(op, req)
+        return self.loop.create_task(self._gathered_statement(op, req, p))
+
+    async def _gathered_statement(self, op, req, p):
+        table, index = p.table, p.index
+        spec = [table.name, index.name if index is not None else None, None, 0, None, None, False]
+        calls = [self.peers.call(peer, "scan", spec + [True]) for peer in self.others]
+        try:
+            parts = await asyncio.gather(*calls)
+        except PeerUnavailable:
+            return 503, UNAVAILABLE_BODY
+        from kvstore._core import Partition
+
+        owner = index if index is not None else table
+        local = owner.partitions
+        view = dict(local)
+        for part in parts:
+            for token, hk, sk, item in part[0]:
+                number = self.ring.partition_of(token)
+                partition = view.get(number)
+                if partition is None:
+                    partition = view[number] = Partition()
+                partition.put(token, hk, sk, item, item_size(item))
+        owner.partitions = view
+        try:
+            return self.run_local(op, req, may_forward=False)
+        finally:
+            owner.partitions = local
+
+    def _statement_owner(self, entry, kinds=None):
+        from kvstore.partiql.executor import plan, select_by_key
+
+        try:
+            p = plan(self.db, entry["Statement"], entry.get("Parameters"), allow_exists=True)
+            if kinds is not None:
+                kinds.append(p.kind)
+            if p.kind == "select":
+                select_by_key(p, "")
+                table = p.table
+                return self.ring.owner(hash64(encode_key_value(p.key[table.hash_key])))
+            return self.ring.owner(p.write.loc[1])
+        except Exception:
+            return self.worker
+
+    def route_statements(self, op, body, req):
+        member = "TransactStatements" if op == "ExecuteTransaction" else "Statements"
+        kinds = []
+        try:
+            owners = [self._statement_owner(entry, kinds) for entry in req[member]]
+        except Exception:
+            return self.run_local(op, req)
+        if len(set(owners)) <= 1:
+            owner = owners[0] if owners else self.worker
+            if owner == self.worker:
+                return self.run_local(op, req)
+            return self.forward(owner, op, body)
+        problem = self.validate_only(op, req)
+        if problem is not None:
+            return problem
+        if op == "ExecuteTransaction" and "select" not in kinds:
+            token = req.get("ClientRequestToken")
+            if type(token) is str:
+                coordinator = hash64(token.encode()) % self.count
+                if coordinator != self.worker:
+                    return self.forward(coordinator, op, body)
+            groups = {}
+            for position, (owner, entry) in enumerate(zip(owners, req[member])):
+                groups.setdefault(owner, []).append((position, None, entry))
+            return self.loop.create_task(self._transact_write(req, groups, partiql=True))
+        return self.loop.create_task(self._statements(op, req, owners, member))
+
+    async def _statements(self, op, req, owners, member="Statements"):
+        groups = {}
+        for position, owner in enumerate(owners):
+            groups.setdefault(owner, []).append(position)
+        order = list(groups)
+        statements = req[member]
+        answers = await asyncio.gather(
+            *(self._call(o, op, {**req, member: [statements[i] for i in groups[o]]}) for o in order),
+            return_exceptions=True)
+        responses = [None] * len(statements)
+        consumed = []
+        for owner, answer in zip(order, answers):
+            if isinstance(answer, BaseException) or answer[0] >= 500:
+                return 503, UNAVAILABLE_BODY
+            if answer[0] != 200:
+                part = _decode(answer[1])
+                if "CancellationReasons" not in part:
+                    return answer[0], answer[1]
+                reasons = [{"Code": "None"} for _ in statements]
+                for i, reason in zip(groups[owner], part["CancellationReasons"]):
+                    reasons[i] = reason
+                error = cancelled(reasons)
+                return error.status, _encode(error.to_body())
+            part = _decode(answer[1])
+            for i, slot in zip(groups[owner], part["Responses"]):
+                responses[i] = slot
+            consumed.extend(part.get("ConsumedCapacity") or ())
+        out = {"Responses": responses}
+        if req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
+            out["ConsumedCapacity"] = _sum_consumed(consumed)
+        return 200, _encode(out)
+
+    # -- DynamoDB Streams: a shard per ring partition, so per worker ------------------
+    # A shard's id carries its worker (the first two of its last eight hex
+    # digits), so GetShardIterator and GetRecords go to that worker, and
+    # DescribeStream gathers every worker's shards.  The stream itself (label,
+    # ARN) is the same everywhere: its creation time is the coordinator's.
+
+    def own_streams(self, table):
+        stream = getattr(table, "latest_stream", None)
+        if stream is None or id(stream) in self.renamed:
+            return
+        self.renamed.add(id(stream))
+        mark = f"{self.worker:02x}"
+        by_id = {}
+        for shard in stream.by_id.values():
+            shard.shard_id = shard.shard_id[:-8] + mark + shard.shard_id[-6:]
+            by_id[shard.shard_id] = shard
+        stream.by_id = by_id
+        stream.shard_ids = sorted(by_id)
+
+    def align_stream(self, table, created):
+        """Give the table's latest stream the coordinator's creation time (label, ARN)."""
+        from kvstore.streams import stream_label_of
+
+        stream = getattr(table, "latest_stream", None)
+        if stream is None or created is None or stream.created == created:
+            return
+        store = self.db.streams
+        store.streams.pop(stream.arn, None)
+        stream.created = created
+        stream.label = stream_label_of(created)
+        stream.arn = f"{table.arn}/stream/{stream.label}"
+        store.streams[stream.arn] = stream
+
+    def _shard_worker(self, shard_id):
+        if type(shard_id) is str and len(shard_id) > 8:
+            try:
+                worker = int(shard_id[-8:-6], 16)
+            except ValueError:
+                return None
+            if worker < self.count:
+                return worker
+        return None
+
+    def route_shard(self, op, body, req):
+        if op == "Streams.GetShardIterator":
+            worker = self._shard_worker(req.get("ShardId"))
+        else:
+            from kvstore.streams import parse_iterator
+
+            text = req.get("ShardIterator")
+            parsed = parse_iterator(text) if type(text) is str else None
+            worker = self._shard_worker(parsed[1]) if parsed is not None else None
+        if worker is None or worker == self.worker:
+            return self.run_local(op, req)
+        return self.forward(worker, op, body)
+
+    def route_describe_stream(self, op, body, req):
+        limit = req.get("Limit")
+        start = req.get("ExclusiveStartShardId")
+        try:
+            api.streams_dispatch(self.db, "DescribeStream", req)  # its checks and errors
+            whole = {k: v for k, v in req.items() if k not in ("Limit", "ExclusiveStartShardId")}
+            out = api.streams_dispatch(self.db, "DescribeStream", whole)
+        except DynamoDBError as err:
+            return err.status, _encode(err.to_body())
+        return self.loop.create_task(self._describe_stream(out, req["StreamArn"], start, limit))
+
+    async def _describe_stream(self, out, arn, start, limit):
+        description = out["StreamDescription"]
+        shards = list(self.on_stream_shards(arn))
+        calls = [self.peers.call(peer, "stream_shards", arn) for peer in self.others]
+        for found in await asyncio.gather(*calls, return_exceptions=True):
+            if isinstance(found, BaseException):
+                return 503, UNAVAILABLE_BODY
+            shards.extend(found)
+        shards.sort(key=lambda shard: shard["ShardId"])
+        ids = [shard["ShardId"] for shard in shards]
+        first = 0 if start is None else bisect.bisect_right(ids, start)
+        limit = 100 if limit is None else int(limit)
+        description["Shards"] = shards[first:first + limit]
+        description.pop("LastEvaluatedShardId", None)
+        if first + limit < len(ids):
+            description["LastEvaluatedShardId"] = ids[first + limit - 1]
+        return 200, _encode(out)
+
+    def on_stream_shards(self, arn):
+        stream = self.db.streams.find(arn)
+        if stream is None:
+            return []
+        return [stream.by_id[i].describe() for i in stream.shard_ids]
+
+    # -- Scan across workers -----------------------------------------------------
+
+    def scan_spec(self, plan):
+        start, end = 0, 1 << 64
+        if plan.segment is not None:
+            segment, total = plan.segment
+            start = segment * (1 << 64) // total
+            end = (segment + 1) * (1 << 64) // total
+        return [
+            plan.table.name, plan.index.name if plan.index is not None else None,
+            list(plan.start) if plan.start is not None else None, start,
+            end if end < TOKEN_SPACE else None, plan.limit, plan.fetch,
+        ]
+
+    async def _scan(self, plan):
+        spec = self.scan_spec(plan)
+        calls = [self.peers.call(peer, "scan", spec) for peer in self.others]
+        parts = [self.on_scan(spec)]
+        if calls:
+            try:
+                parts.extend(await asyncio.gather(*calls))
+            except PeerUnavailable:
+                for call in calls:
+                    if not call.done():
+                        call.cancel()
+                    elif not call.cancelled():
+                        call.exception()
+                return 503, UNAVAILABLE_BODY
+        merged = heapq.merge(*(part[0] for part in parts), key=lambda e: (e[0], e[1], e[2]))
+        plan.gathered = ((entry[3] for entry in merged), sum(part[1] for part in parts))
+        plan.fetch = False
+        try:
+            throughput = self.db.throughput
+            if throughput.enabled:
+                throughput.admit_read(plan.table, plan.index)
+            return 200, _encode(_read_page(plan, throughput))
+        except DynamoDBError as err:
+            return err.status, _encode(err.to_body())
+
+    def on_scan(self, spec):
+        """This worker's entries for a Scan page: [[token, hk, sk, item], ...], size bound."""
+        name, index_name, after, start, end, limit, fetch = spec[:7]
+        everything = len(spec) > 7 and spec[7]
+        if end is None:
+            end = TOKEN_SPACE
+        table = self.db.tables.get(name)
+        if table is None:
+            return [[], 0]
+        if index_name is None:
+            partitions = table.partitions
+        else:
+            index = table.find_index(index_name)
+            if index is None:
+                return [[], 0]
+            partitions = index.partitions
+        entries = []
+        size = 0
+        for token, hk, sk, item in scan_order(table.ring, partitions, tuple(after) if after else None, start, end):
+            if fetch:
+                full = table.read(table.locate(
+                    item[table.hash_key], item.get(table.range_key) if table.range_key else None))
+                if full is not None:
+                    item = full
+            entries.append((token, hk, sk, item))
+            if limit is not None and len(entries) >= limit:
+                break
+            if not everything:
+                size += item_size(item)
+                if size >= MAX_PAGE_BYTES:
+                    break
+        return [entries, sum(p.size_bytes for p in partitions.values())]
+
+    # -- counts -------------------------------------------------------------------------
+
+    def on_counts(self, name):
+        table = self.db.tables.get(name)
+        if table is None:
+            return None
+        return [table.item_count, table.size_bytes,
+                {index.name: [index.item_count, index.size_bytes] for index in table.indexes}]
+
+    async def _summed(self, out, member):
+        description = out.get(member)
+        if description is None:
+            return 200, _encode(out)
+        calls = [self.peers.call(peer, "counts", description["TableName"]) for peer in self.others]
+        for counts in await asyncio.gather(*calls, return_exceptions=True):
+            if isinstance(counts, BaseException) or counts is None:
+                continue
+            items, size, indexes = counts
+            description["ItemCount"] = description.get("ItemCount", 0) + items
+            description["TableSizeBytes"] = description.get("TableSizeBytes", 0) + size
+            for group in ("LocalSecondaryIndexes", "GlobalSecondaryIndexes"):
+                for described in description.get(group) or ():
+                    found = indexes.get(described["IndexName"])
+                    if found is not None and described.get("IndexStatus") != "DELETING":
+                        described["ItemCount"] = described.get("ItemCount", 0) + found[0]
+                        described["IndexSizeBytes"] = described.get("IndexSizeBytes", 0) + found[1]
+        return 200, _encode(out)
+
+    # -- metadata: ordered by worker 0 ---------------------------------------------------
+
+    def record_ddl(self, op, body, name):
+        if name is None:
+            return
+        if op == "DeleteTable":
+            self.ddl_log.pop(name, None)
+        elif op == "CreateTable":
+            self.ddl_log.pop(name, None)
+            self.ddl_log[name] = [[op, body]]
+        elif name in self.ddl_log:
+            self.ddl_log[name].append([op, body])
+
+    async def coordinate(self, op, body, req):
+        async with self.ddl_lock:
+            try:
+                out = self.dispatch(self.db, op, req)
+            except DynamoDBError as err:
+                self.pending.clear()
+                return err.status, _encode(err.to_body())
+            except Exception:
+                self.pending.clear()
+                log.exception("internal error answering %s", op)
+                return 500, INTERNAL_ERROR_BODY
+            acks = self.take_pending()
+            name = _table_name(req)
+            table = self.db.tables.get(name) if name is not None else None
+            if table is not None:
+                self.own_streams(table)
+            snap = snapshot(table) if table is not None else None
+            self.record_ddl(op, body, name)
+            self.replay_stash()
+            calls = [self.peers.call(peer, "ddl", [op, body, snap], timeout=DDL_TIMEOUT) for peer in self.others]
+            for outcome in await asyncio.gather(*calls, *acks, return_exceptions=True):
+                if isinstance(outcome, BaseException) and not isinstance(outcome, PeerUnavailable):
+                    log.error("%s on another worker: %r", op, outcome)
+        if op == "UpdateTable" and self.others:
+            return await self._summed(out, "TableDescription")
+        return 200, _encode(out)
+
+    def apply_ddl(self, op, body, snap):
+        req = _decode(body)
+        try:
+            self.dispatch(self.db, op, req)
+        except Exception as exc:
+            log.error("worker %d could not apply %s: %r", self.worker, op, exc)
+        name = _table_name(req)
+        table = self.db.tables.get(name) if name is not None else None
+        if table is not None and snap is not None:
+            apply_snapshot(table, snap)
+            self.align_stream(table, snap.get(_STREAM_CREATED))
+        if table is not None:
+            self.own_streams(table)
+        self.record_ddl(op, body, name)
+
+    def on_ddl(self, entry):
+        op, body, snap = entry
+        self.apply_ddl(op, body, snap)
+        self.replay_stash()
+        acks = self.take_pending()
+        if acks:
+            return self.loop.create_task(self._after(acks, True))
+        return True
+
+    def on_catalog(self, _body):
+        out = []
+        for name, entries in self.ddl_log.items():
+            table = self.db.tables.get(name)
+            if table is not None:
+                out.append([name, entries, snapshot(table)])
+        return out
+
+    def catch_up(self, catalog):
+        """Apply the metadata changes ``catalog`` (worker 0's) has and we lack."""
+        names = set()
+        for name, entries, snap in catalog:
+            names.add(name)
+            mine = self.ddl_log.get(name) or []
+            if mine and mine[0] != entries[0]:
+                mine = []  # deleted and created again meanwhile
+                self.apply_ddl("DeleteTable", _encode({"TableName": name}), None)
+            for op, body in entries[len(mine):]:
+                self.apply_ddl(op, body, None)
+            table = self.db.tables.get(name)
+            if table is not None:
+                apply_snapshot(table, snap)
+                self.align_stream(table, snap.get(_STREAM_CREATED))
+        for name in [n for n in self.ddl_log if n not in names]:
+            self.apply_ddl("DeleteTable", _encode({"TableName": name}), None)
+        self.pending.clear()
+
+    def load_catalog(self, catalog):
+        for name, entries, snap in catalog:
+            for op, body in entries:
+                self.apply_ddl(op, body, None)
+            table = self.db.tables.get(name)
+            if table is not None:
+                apply_snapshot(table, snap)
+                self.align_stream(table, snap.get(_STREAM_CREATED))
+        self.pending.clear()  # a new worker holds no items: no index change to send
+
+    # -- forwarded requests ------------------------------------------------------------
+
+    def on_request(self, body):
+        op, raw = body
+        if op in DDL_OPERATIONS:
+            return self.coordinate(op, raw, _decode(raw))
+        req = _decode(raw)
+        if op == "TransactWriteItems":
+            # A multi-owner transaction sent here to be coordinated (its token's worker).
+            groups = self._groups(op, req)
+            if groups is not None and len(groups) > 1:
+                return self.loop.create_task(self._transact_write(req, groups))
+        if op == "ExecuteTransaction" and type(req.get("ClientRequestToken")) is str:
+            owners = [self._statement_owner(entry) for entry in req.get("TransactStatements") or ()]
+            if len(set(owners)) > 1:
+                groups = {}
+                for position, (owner, entry) in enumerate(zip(owners, req["TransactStatements"])):
+                    groups.setdefault(owner, []).append((position, None, entry))
+                return self.loop.create_task(self._transact_write(req, groups, partiql=True))
+        return self.run_local(op, req, may_forward=False)
+
+    # -- GSI entries ---------------------------------------------------------------------
+
+    def index_change(self, owner, change):
+        self.pending.append(self.peers.call(owner, "gsi", change))
+
+    def on_index_change(self, change):
+        if self._apply_index_change(change):
+            return True
+        fut = self.loop.create_future()
+        self.stash.append((self.loop.time(), change, fut))
+        return fut
+
+    def _apply_index_change(self, change):
+        name, index_name, part, token, hk, sk, item, size = change
+        table = self.db.tables.get(name)
+        index = table.find_index(index_name) if table is not None else None
+        if index is None:
+            return False
+        partition = index.partitions.get(part)
+        if partition is None:
+            raise RuntimeError(f"worker {self.worker} does not own partition {part}")
+        if token is None:
+            partition.delete(hk, sk)
+        else:
+            partition.put(token, hk, sk, item, size)
+        return True
+
+    def replay_stash(self):
+        if not self.stash:
+            return
+        now = self.loop.time()
+        kept = []
+        for stamp, change, fut in self.stash:
+            try:
+                done = self._apply_index_change(change)
+            except Exception as exc:
+                if not fut.done():
+                    fut.set_exception(exc)
+                continue
+            if done:
+                if not fut.done():
+                    fut.set_result(True)
+            elif now - stamp > STASH_SECONDS:
+                if not fut.done():
+                    fut.set_result(False)
+            else:
+                kept.append((stamp, change, fut))
+        self.stash = kept
+
+
+# -- HTTP with deferred answers ----------------------------------------------------------
+
+
+def _chain(source, target):
+    if not target.done():
+        target.set_result(outcome(source))
+
+
+def outcome(fut):
+    """(status, payload) of a finished deferred answer: a worker that could
+    not be reached is a 503 (retryable), any other failure a 500."""
+    if fut.cancelled():
+        return 503, UNAVAILABLE_BODY
+    exc = fut.exception()
+    if exc is None:
+        status, payload = fut.result()
+        return status, payload
+    if isinstance(exc, PeerUnavailable):
+        return 503, UNAVAILABLE_BODY
+    log.error("internal error in a deferred answer: %r", exc)
+    return 500, INTERNAL_ERROR_BODY
+
+
+class AsyncHttpProtocol(HttpProtocol):
+    """``HttpProtocol`` whose handler may answer ``(DEFERRED, future)``.
+
+    Answers leave in request order: while a deferred answer is pending,
+    later answers wait behind it.  Requests run in order too: a pipelined
+    request that follows one still in flight (forwarded, say) starts only
+    when that one is done, so it sees its effects, as on one process.  A
+    future's result is ``(status, payload)``; a :class:`PeerUnavailable`
+    becomes 503, any other exception 500.
+    """
+
+    __slots__ = ("waiting", "tail", "run")
+
+    MAX_WAITING = 256
+
+    def __init__(self, handler, *args, **kwargs):
+        super().__init__(self._in_order, *args, **kwargs)
+        self.run = handler
+        self.waiting = []
+        self.tail = None  # the last deferred answer of this connection, until done
+
+    def _in_order(self, target, body):
+        tail = self.tail
+        if tail is not None and tail.done():
+            tail = self.tail = None
+        if tail is None:
+            result = self.run(target, body)
+            if result[0] == DEFERRED:
+                self.tail = result[1]
+            return result
+        # Behind a request still in flight: run when it is done.
+        later = self.loop.create_future()
+
+        def go(_):
+            try:
+                status, payload = self.run(target, body)
+            except Exception as exc:
+                later.set_exception(exc)
+                return
+            if status == DEFERRED:
+                payload.add_done_callback(lambda f: _chain(f, later))
+            else:
+                later.set_result((status, payload))
+
+        tail.add_done_callback(go)
+        self.tail = later
+        return DEFERRED, later
+
+    def _send(self, status, body, content_type, keep_alive, head_only=False, close=True, **extra):
+        if status != DEFERRED and not self.waiting:
+            super()._send(status, body, content_type, keep_alive, head_only, close, **extra)
+            return
+        self.waiting.append([status, body, content_type, keep_alive, head_only, close, extra])
+        if status == DEFERRED:
+            body.add_done_callback(self._on_ready)
+            if len(self.waiting) >= self.MAX_WAITING and not self.closing:
+                self.transport.pause_reading()
+
+    def _on_ready(self, _fut):
+        waiting = self.waiting
+        while waiting:
+            entry = waiting[0]
+            status = entry[0]
+            if status == DEFERRED:
+                fut = entry[1]
+                if not fut.done():
+                    break
+                entry[0], entry[1] = outcome(fut)
+            waiting.pop(0)
+            if not self.closing:
+                HttpProtocol._send(self, *entry[:6], **entry[6])
+        if not self.closing:
+            if len(waiting) < self.MAX_WAITING and not self.writing_paused:
+                self.transport.resume_reading()
+            if not waiting and self.draining and not self.in_request:
+                self.closing = True
+                self.transport.close()
+
+    def shutdown(self):
+        self.draining = True
+        if not self.in_request and not self.closing and not self.waiting:
+            self.closing = True
+            self.transport.close()

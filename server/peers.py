@@ -1,0 +1,315 @@
+"""Links between the worker processes of one server: frames over Unix sockets.
+
+Every worker listens on its own Unix socket (``<dir>/w<id>.sock``) and opens
+at most one connection to each other worker, on first use.  A connection
+carries *calls* one way and their *replies* back, so a pair of workers uses
+two connections, one per direction.
+
+Frames follow msgspec's asyncio-kv example: a 4-byte big-endian length, then
+a msgpack-encoded tagged-union Struct (:class:`Call` or :class:`Reply`,
+array-like, so a frame is a short array).  Bodies are any msgpack value; the
+server forwards HTTP requests as ``[operation, raw JSON body]`` and gets
+``[status, payload]`` back, so a forwarded answer is never re-encoded.
+
+Batching: frames to one peer are appended to that link's buffer and written
+by one ``transport.write`` at the end of the event-loop turn
+(``loop.call_soon``), so a busy turn costs one syscall per peer, not one per
+request.  On the receiving side every complete frame of a read is handled
+before the next read, and replies are batched the same way.
+
+Correlation and failure: each call has an id (a counter per node) and a
+deadline.  A reply resolves its future; a sweeper fails calls past their
+deadline with :class:`PeerTimeout`; a lost connection fails every call
+waiting on it with :class:`PeerUnavailable`, and the next call to that peer
+reconnects (so a restarted worker is found again).  A call to a worker that
+cannot be reached fails at once with :class:`PeerUnavailable`.  Nothing is
+retried here: the caller decides (the HTTP front answers a retryable 503).
+
+A call's handler (``handlers[kind](body)``) runs on the receiving worker's
+loop.  It returns the reply body, or an awaitable of it; an exception
+becomes an error reply, raised at the caller as :class:`PeerError`.
+"""
+
+import asyncio
+import errno
+import inspect
+import logging
+import os
+import struct
+
+import msgspec
+
+__all__ = [
+    "Call", "Reply", "PeerNode", "PeerError", "PeerUnavailable", "PeerTimeout",
+    "socket_path", "DEFAULT_TIMEOUT",
+]
+
+log = logging.getLogger("server.peers")
+
+DEFAULT_TIMEOUT = 10.0
+SWEEP_INTERVAL = 0.1
+_HEADER = struct.Struct(">I")
+MAX_FRAME = 256 * 1024 * 1024
+
+
+class Call(msgspec.Struct, tag=1, array_like=True):
+    id: int
+    kind: str
+    body: object
+
+
+class Reply(msgspec.Struct, tag=2, array_like=True):
+    id: int
+    ok: bool
+    body: object
+
+
+Frame = Call | Reply
+
+
+class PeerError(Exception):
+    """The peer's handler raised; ``args[0]`` is its description."""
+
+
+class PeerUnavailable(PeerError):
+    """The peer cannot be reached, or its connection broke before the reply."""
+
+
+class PeerTimeout(PeerUnavailable):
+    """No reply before the call's deadline."""
+
+
+def socket_path(directory, worker):
+    return os.path.join(directory, f"w{worker}.sock")
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decode = msgspec.msgpack.Decoder(Frame).decode
+
+
+class _Link(asyncio.Protocol):
+    """One Unix-socket connection, either direction: frames in, frames out."""
+
+    def __init__(self, node, peer=None):
+        self.node = node
+        self.peer = peer          # the worker we called (outgoing links only)
+        self.transport = None
+        self.buffer = bytearray()  # frames waiting for the end of the turn
+        self.flush_scheduled = False
+        self.pending = {}          # call id -> future (outgoing links)
+        self.inbox = bytearray()
+        self.closed = False
+
+    # -- out -----------------------------------------------------------------
+
+    def send(self, frame):
+        buf = self.buffer
+        start = len(buf)
+        buf.extend(b"\0\0\0\0")
+        _encoder.encode_into(frame, buf, start + 4)
+        _HEADER.pack_into(buf, start, len(buf) - start - 4)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.node.loop.call_soon(self.flush)
+
+    def flush(self):
+        self.flush_scheduled = False
+        if self.buffer and self.transport is not None and not self.closed:
+            self.transport.write(bytes(self.buffer))
+            self.buffer.clear()
+
+    # -- in ------------------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        if self.peer is None:
+            self.node._incoming.add(self)
+        if self.buffer and not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.node.loop.call_soon(self.flush)
+
+    def data_received(self, data):
+        inbox = self.inbox
+        inbox.extend(data)
+        offset = 0
+        end = len(inbox)
+        node = self.node
+        while end - offset >= 4:
+            (size,) = _HEADER.unpack_from(inbox, offset)
+            if size > MAX_FRAME:
+                log.error("peer frame of %d bytes: closing the link", size)
+                self.transport.abort()
+                return
+            if end - offset - 4 < size:
+                break
+            with memoryview(inbox) as view:
+                frame = _decode(view[offset + 4:offset + 4 + size])
+            offset += 4 + size
+            if type(frame) is Call:
+                node._on_call(self, frame)
+            else:
+                fut = self.pending.pop(frame.id, None)
+                node._deadlines.pop(frame.id, None)
+                if fut is not None and not fut.done():
+                    if frame.ok:
+                        fut.set_result(frame.body)
+                    else:
+                        fut.set_exception(PeerError(frame.body))
+        if offset:
+            del inbox[:offset]
+
+    def connection_lost(self, exc):
+        self.closed = True
+        self.node._link_lost(self)
+        for fut in self.pending.values():
+            if not fut.done():
+                fut.set_exception(PeerUnavailable(f"worker {self.peer}: connection lost"))
+        self.pending.clear()
+
+
+class PeerNode:
+    """This worker's end of the peer links: a listener and outgoing links.
+
+    ``handlers`` maps a call kind to ``handler(body) -> reply body | awaitable``.
+    """
+
+    def __init__(self, worker, directory, handlers, *, loop=None, timeout=DEFAULT_TIMEOUT):
+        self.worker = worker
+        self.directory = directory
+        self.handlers = handlers
+        self.loop = loop or asyncio.get_event_loop()
+        self.timeout = timeout
+        self.path = socket_path(directory, worker)
+        self._links = {}          # peer -> _Link (outgoing, connected or connecting)
+        self._connecting = {}     # peer -> task
+        self._incoming = set()
+        self._deadlines = {}      # call id -> (deadline, link)
+        self._next_id = 0
+        self._server = None
+        self._sweeper = None
+
+    # -- lifetime --------------------------------------------------------------
+
+    async def listen(self):
+        """Open this worker's socket (replacing a stale one of an earlier run)."""
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        self._server = await self.loop.create_unix_server(lambda: _Link(self), self.path)
+        self._start_sweeper()
+
+    def _start_sweeper(self):
+        if self._sweeper is None:
+            self._sweeper = self.loop.call_later(SWEEP_INTERVAL, self._sweep)
+
+    async def close(self):
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+        for task in self._connecting.values():
+            task.cancel()
+        for link in list(self._links.values()) + list(self._incoming):
+            link.flush()
+            if link.transport is not None:
+                link.transport.close()
+        await asyncio.sleep(0)
+
+    # -- calls -------------------------------------------------------------------
+
+    def call(self, peer, kind, body, timeout=None):
+        """Send a call to ``peer``; a future of its reply body."""
+        fut = self.loop.create_future()
+        self._next_id += 1
+        call_id = self._next_id
+        link = self._links.get(peer)
+        if link is None or link.closed:
+            link = self._connect(peer)
+        link.pending[call_id] = fut
+        self._deadlines[call_id] = (self.loop.time() + (timeout or self.timeout), link)
+        self._start_sweeper()
+        link.send(Call(call_id, kind, body))
+        return fut
+
+    def _connect(self, peer):
+        link = _Link(self, peer)
+        self._links[peer] = link
+        self._connecting[peer] = self.loop.create_task(self._open(peer, link))
+        return link
+
+    async def _open(self, peer, link):
+        try:
+            await self.loop.create_unix_connection(lambda: link, socket_path(self.directory, peer))
+        except (OSError, asyncio.CancelledError) as exc:
+            link.closed = True
+            if self._links.get(peer) is link:
+                del self._links[peer]
+            reason = errno.errorcode.get(getattr(exc, "errno", None) or 0, type(exc).__name__)
+            for call_id, fut in link.pending.items():
+                self._deadlines.pop(call_id, None)
+                if not fut.done():
+                    fut.set_exception(PeerUnavailable(f"worker {peer}: cannot connect ({reason})"))
+            link.pending.clear()
+        finally:
+            if self._connecting.get(peer) is asyncio.current_task():
+                del self._connecting[peer]
+
+    def _link_lost(self, link):
+        if link.peer is None:
+            self._incoming.discard(link)
+        elif self._links.get(link.peer) is link:
+            del self._links[link.peer]
+        for call_id in link.pending:
+            self._deadlines.pop(call_id, None)
+
+    def _sweep(self):
+        self._sweeper = None
+        now = self.loop.time()
+        expired = [call_id for call_id, (deadline, _) in self._deadlines.items() if deadline <= now]
+        for call_id in expired:
+            _, link = self._deadlines.pop(call_id)
+            fut = link.pending.pop(call_id, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(PeerTimeout(f"worker {link.peer}: no reply in time"))
+        if self._deadlines:
+            self._start_sweeper()
+
+    # -- serving calls ---------------------------------------------------------------
+
+    def _on_call(self, link, call):
+        handler = self.handlers.get(call.kind)
+        try:
+            if handler is None:
+                raise PeerError(f"unknown call kind {call.kind!r}")
+            result = handler(call.body)
+        except Exception as exc:
+            if not isinstance(exc, PeerError):
+                log.exception("peer call %r failed", call.kind)
+            link.send(Reply(call.id, False, f"{type(exc).__name__}: {exc}"))
+            return
+        if inspect.isawaitable(result):
+            fut = asyncio.ensure_future(result, loop=self.loop)
+            fut.add_done_callback(lambda f, link=link, call_id=call.id: self._reply_later(link, call_id, f))
+        else:
+            link.send(Reply(call.id, True, result))
+
+    def _reply_later(self, link, call_id, fut):
+        if link.closed:
+            return
+        if fut.cancelled():
+            link.send(Reply(call_id, False, "cancelled"))
+            return
+        exc = fut.exception()
+        if exc is not None:
+            if not isinstance(exc, PeerError):
+                log.error("peer call failed: %r", exc)
+            link.send(Reply(call_id, False, f"{type(exc).__name__}: {exc}"))
+        else:
+            link.send(Reply(call_id, True, fut.result()))

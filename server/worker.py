@@ -1,0 +1,130 @@
+"""One worker process of ``kvstore serve --workers N`` (started by the supervisor).
+
+    python -m server.worker --index I --count N --port P --sockets DIR -- serve <kvstore serve options>
+
+The worker parses the ``kvstore serve`` options with the command's own parser
+(``server/cli.py``), builds its engine as shard ``I`` of the ring
+``Ring(range(N))``, takes the table catalog from a live worker (after a
+restart), opens its peer socket ``DIR/wI.sock``, listens on (host, P) with
+SO_REUSEPORT beside the other
+workers, then writes ``ready`` on stdout (the supervisor's pipe).  SIGINT or
+SIGTERM drains it like the single-process server; it also stops if its
+parent (the supervisor) dies.  ``KVSTORE_WORKER_PROFILE=/tmp/prof`` writes a
+CPU-time cProfile of each worker to ``/tmp/prof.w<I>`` when it stops.
+"""
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from kvstore.schema import Index
+
+from . import app
+from .app import SHUTDOWN_GRACE, Server, _new_loop
+from .cli import build_parser
+from .cluster import AsyncHttpProtocol, Cluster, build_database
+from .http import MAX_BODY
+
+__all__ = ["main"]
+
+sweep_ttl_forever = getattr(app, "sweep_ttl_forever", None)
+
+PARENT_CHECK_SECONDS = 1.0
+
+log = logging.getLogger("server")
+
+
+def install_index_hook(cluster):
+    """GSI entries of another worker's partitions go to that worker
+    (``kvstore.schema.Index.remote_partitions``; see server/cluster.py)."""
+
+    def remote_partitions(index, partitions):
+        return cluster.index_partitions(index, partitions)
+
+    Index.remote_partitions = remote_partitions
+
+
+async def run(args, serve):
+    loop = asyncio.get_running_loop()
+    db = build_database(args.index, args.count, enforce_throughput=getattr(serve, "enforce_throughput", False))
+    cluster = Cluster(db, args.index, args.count, args.sockets, loop=loop)
+    install_index_hook(cluster)
+    await cluster.start()
+    connections = set()
+    handler = cluster.handle
+
+    def factory():
+        return AsyncHttpProtocol(handler, loop=loop, idle_timeout=serve.idle_timeout or None,
+                                 max_body=MAX_BODY, connections=connections)
+
+    server = Server(await loop.create_server(factory, serve.host, args.port, reuse_port=True), connections)
+    sweeper = None
+    ttl_interval = getattr(serve, "ttl_interval", 0)
+    if ttl_interval and sweep_ttl_forever is not None:
+        sweeper = loop.create_task(sweep_ttl_forever(db, ttl_interval))
+    stop = loop.create_future()
+
+    def on_signal(signum):
+        if not stop.done():
+            stop.set_result(signum)
+        else:
+            for conn in list(connections):
+                conn.abort()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    parent = os.getppid()
+
+    def watch_parent():
+        # The supervisor is gone (killed): stop rather than serve alone.
+        if os.getppid() != parent:
+            on_signal(signal.SIGTERM)
+        else:
+            loop.call_later(PARENT_CHECK_SECONDS, watch_parent)
+
+    loop.call_later(PARENT_CHECK_SECONDS, watch_parent)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    await stop
+    if sweeper is not None:
+        sweeper.cancel()
+    await server.shutdown(SHUTDOWN_GRACE)
+    await cluster.close()
+    return 0
+
+
+def main(argv=None):
+    """``--index I --count N --sockets DIR --port P -- serve <kvstore serve options>``."""
+    parser = argparse.ArgumentParser(prog="kvstore-worker")
+    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--sockets", required=True)
+    parser.add_argument("serve", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    serve_argv = args.serve[1:] if args.serve[:1] == ["--"] else args.serve
+    serve = build_parser().parse_args(serve_argv or ["serve"])
+    logging.basicConfig(stream=sys.stderr, level=serve.log_level.upper(),
+                        format=f"[w{args.index}] %(message)s")
+    profile = os.environ.get("KVSTORE_WORKER_PROFILE")  # a path prefix: cProfile each worker
+    if profile:
+        import cProfile
+
+        import time
+
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+    try:
+        with asyncio.Runner(loop_factory=_new_loop) as runner:
+            return runner.run(run(args, serve))
+    finally:
+        if profile:
+            profiler.disable()
+            profiler.dump_stats(f"{profile}.w{args.index}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
