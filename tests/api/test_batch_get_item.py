@@ -1,45 +1,15 @@
 """BatchGetItem, embedded and over HTTP (see conftest)."""
 
-import itertools
-import os
 
 import pytest
 
 from kvstore.api import batch
 from kvstore.errors import DynamoDBError
 
-
-_names = itertools.count()
-
-
-@pytest.fixture
-def table_name():
-    # Names outside conftest's shared t<pid>_<n> sequence (they sort after it),
-    # so these tests leave other tests' ListTables pages as they were.
-    return f"x{os.getpid()}bg_{next(_names)}"
+from api_helpers import raises, own_tables
 
 
-@pytest.fixture(autouse=True)
-def _drop_tables(request, table_name):
-    # The HTTP server is shared by the session: leave no tables behind
-    # (ListTables' first page must stay meaningful for other tests).
-    ddb = request.getfixturevalue("ddb") if "ddb" in request.fixturenames else None
-    yield
-    if ddb is None:
-        return
-    for suffix in ("", "b", "n", "p"):
-        try:
-            ddb.call("DeleteTable", TableName=table_name + suffix)
-        except DynamoDBError:
-            pass
-
-
-def raises(ddb, code, message, operation, **request):
-    with pytest.raises(DynamoDBError) as info:
-        ddb.call(operation, **request)
-    assert info.value.code == code
-    assert info.value.message == message
-    return info.value
+table_name, _drop_tables = own_tables("bg")
 
 
 def _fill(ddb, name, *items):

@@ -1,36 +1,9 @@
 """ReturnConsumedCapacity and ReturnItemCollectionMetrics, embedded and over HTTP."""
 
-import itertools
-import os
-
-import pytest
-
-from kvstore.errors import DynamoDBError
+from api_helpers import own_tables
 
 
-_names = itertools.count()
-
-
-@pytest.fixture
-def table_name():
-    # Names outside conftest's shared t<pid>_<n> sequence (they sort after it),
-    # so these tests leave other tests' ListTables pages as they were.
-    return f"x{os.getpid()}cap_{next(_names)}"
-
-
-@pytest.fixture(autouse=True)
-def _drop_tables(request, table_name):
-    # The HTTP server is shared by the session: leave no tables behind
-    # (ListTables' first page must stay meaningful for other tests).
-    ddb = request.getfixturevalue("ddb") if "ddb" in request.fixturenames else None
-    yield
-    if ddb is None:
-        return
-    for suffix in ("", "b", "n", "p"):
-        try:
-            ddb.call("DeleteTable", TableName=table_name + suffix)
-        except DynamoDBError:
-            pass
+table_name, _drop_tables = own_tables("cap")
 
 
 def K(v):

@@ -4,19 +4,13 @@ import re
 
 import pytest
 
-from kvstore.errors import ConditionalCheckFailedException, DynamoDBError
+from kvstore.errors import ConditionalCheckFailedException
+
+from api_helpers import raises
 
 CCF = "The conditional request failed"
 K = {"id": {"S": "k"}}
 ITEM = {**K, "n": {"N": "5"}, "s": {"S": "hello"}, "l": {"L": [{"N": "1"}]}}
-
-
-def raises(ddb, code, message, operation, **request):
-    with pytest.raises(DynamoDBError) as info:
-        ddb.call(operation, **request)
-    assert info.value.code == code
-    assert info.value.message == message
-    return info.value
 
 
 def get(ddb, name):

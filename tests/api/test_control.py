@@ -1,20 +1,12 @@
 """The rest of the control plane, embedded and over HTTP: DescribeLimits,
 DescribeEndpoints, DescribeContinuousBackups and UpdateTable's table settings."""
 
-import pytest
 
 import kvstore
-from kvstore.errors import DynamoDBError
 
 from test_streams import drop_tables  # noqa: F401 (autouse fixture)
 
-
-def raises(ddb, code, message, operation, **request):
-    with pytest.raises(DynamoDBError) as info:
-        ddb.call(operation, **request)
-    assert info.value.code == code
-    assert info.value.message == message
-    return info.value
+from api_helpers import raises
 
 
 def test_describe_limits(ddb):

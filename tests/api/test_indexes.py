@@ -2,15 +2,8 @@
 
 import pytest
 
-from kvstore.errors import DynamoDBError
 
-
-def raises(ddb, code, message, operation, **request):
-    with pytest.raises(DynamoDBError) as info:
-        ddb.call(operation, **request)
-    assert info.value.code == code
-    assert info.value.message == message
-    return info.value
+from api_helpers import raises
 
 
 def _key(name, kind):

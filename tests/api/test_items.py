@@ -4,13 +4,7 @@ import pytest
 
 from kvstore.errors import DynamoDBError
 
-
-def raises(ddb, code, message, operation, **request):
-    with pytest.raises(DynamoDBError) as info:
-        ddb.call(operation, **request)
-    assert info.value.code == code
-    assert info.value.message == message
-    return info.value
+from api_helpers import raises
 
 
 def test_put_item_then_get_item_round_trips_every_type(ddb, make_table):

@@ -2,19 +2,13 @@
 
 import pytest
 
-from kvstore.errors import DynamoDBError
+
+from api_helpers import raises
 
 CCF = "The conditional request failed"
 INVALID = "One or more parameter values were invalid: "
 K = {"id": {"S": "k"}}
 ITEM = {**K, "n": {"N": "5"}, "s": {"S": "hello"}, "ss": {"SS": ["a", "b"]}, "l": {"L": [{"S": "x"}]}}
-
-
-def raises(ddb, code, message, operation, **request):
-    with pytest.raises(DynamoDBError) as info:
-        ddb.call(operation, **request)
-    assert info.value.code == code
-    assert info.value.message == message
 
 
 def get(ddb, name):

@@ -4,6 +4,8 @@ import pytest
 
 from kvstore.errors import DynamoDBError
 
+from api_helpers import raises
+
 
 @pytest.fixture(autouse=True)
 def _drop_table(ddb, table_name):
@@ -14,15 +16,6 @@ def _drop_table(ddb, table_name):
         ddb.call("DeleteTable", TableName=table_name)
     except DynamoDBError:
         pass
-
-
-def raises(ddb, code, message, operation, **request):
-    with pytest.raises(DynamoDBError) as info:
-        ddb.call(operation, **request)
-    assert info.value.code == code
-    if message is not None:
-        assert info.value.message == message
-    return info.value
 
 
 def get(ddb, name, key):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from kvstore.errors import DynamoDBError
+
+from api_helpers import raises
 
 K = {"id": {"S": "k"}}
 ITEM = {
@@ -11,13 +12,6 @@ ITEM = {
     "top": {"S": "t"},
     "Percentile": {"N": "99"},
 }
-
-
-def raises(ddb, code, message, operation, **request):
-    with pytest.raises(DynamoDBError) as info:
-        ddb.call(operation, **request)
-    assert info.value.code == code
-    assert info.value.message == message
 
 
 @pytest.fixture

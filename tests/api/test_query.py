@@ -3,15 +3,8 @@
 import pytest
 
 import kvstore
-from kvstore.errors import DynamoDBError
 
-
-def raises(ddb, code, message, operation, **request):
-    with pytest.raises(DynamoDBError) as info:
-        ddb.call(operation, **request)
-    assert info.value.code == code
-    assert info.value.message == message
-    return info.value
+from api_helpers import raises
 
 
 def _fill(ddb, name, n=10, pk="a"):

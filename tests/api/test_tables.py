@@ -9,19 +9,12 @@ import re
 
 import pytest
 
-from kvstore.errors import DynamoDBError
+
+from api_helpers import raises
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")
 PT = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 3}
 INVALID = "One or more parameter values were invalid: "
-
-
-def raises(ddb, code, message, operation, **request):
-    with pytest.raises(DynamoDBError) as info:
-        ddb.call(operation, **request)
-    assert info.value.code == code
-    assert info.value.message == message
-    return info.value
 
 
 def attrs(*pairs):

@@ -6,13 +6,7 @@ from kvstore.errors import DynamoDBError
 
 from test_streams import drop_tables  # noqa: F401 (autouse fixture)
 
-
-def raises(ddb, code, message, operation, **request):
-    with pytest.raises(DynamoDBError) as info:
-        ddb.call(operation, **request)
-    assert info.value.code == code
-    assert info.value.message == message
-    return info.value
+from api_helpers import raises
 
 
 def _arn(ddb, name):

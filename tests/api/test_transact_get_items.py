@@ -1,7 +1,5 @@
 """TransactGetItems, and the transaction locks driven at the engine level."""
 
-import itertools
-import os
 
 import pytest
 
@@ -9,30 +7,10 @@ import kvstore
 from kvstore.api.transact import begin_write
 from kvstore.errors import DynamoDBError, TransactionCanceledException, TransactionConflictException
 
-
-_names = itertools.count()
-
-
-@pytest.fixture
-def table_name():
-    # Names outside conftest's shared t<pid>_<n> sequence (they sort after it),
-    # so these tests leave other tests' ListTables pages as they were.
-    return f"x{os.getpid()}tg_{next(_names)}"
+from api_helpers import own_tables
 
 
-@pytest.fixture(autouse=True)
-def _drop_tables(request, table_name):
-    # The HTTP server is shared by the session: leave no tables behind
-    # (ListTables' first page must stay meaningful for other tests).
-    ddb = request.getfixturevalue("ddb") if "ddb" in request.fixturenames else None
-    yield
-    if ddb is None:
-        return
-    for suffix in ("", "b", "n", "p"):
-        try:
-            ddb.call("DeleteTable", TableName=table_name + suffix)
-        except DynamoDBError:
-            pass
+table_name, _drop_tables = own_tables("tg")
 
 
 _CANCELLED = "Transaction cancelled, please refer cancellation reasons for specific reasons "

@@ -6,23 +6,15 @@ a server with a short ``--ttl-interval`` and waits (bounded) for it.
 
 import time
 
-import pytest
 
 import kvstore
-from kvstore.errors import DynamoDBError
 from kvstore.ttl import FIVE_YEARS_SECONDS
 
 from test_streams import boto_client, drop_tables  # noqa: F401 (autouse fixture)
 
+from api_helpers import raises
+
 SERVICE = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
-
-
-def raises(ddb, code, message, operation, **request):
-    with pytest.raises(DynamoDBError) as info:
-        ddb.call(operation, **request)
-    assert info.value.code == code
-    assert info.value.message == message
-    return info.value
 
 
 def _spec(enabled, name="exp"):

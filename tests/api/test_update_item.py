@@ -1,16 +1,6 @@
 """UpdateItem with UpdateExpression, embedded and over HTTP (see conftest)."""
 
-import pytest
-
-from kvstore.errors import DynamoDBError
-
-
-def raises(ddb, code, message, operation, **request):
-    with pytest.raises(DynamoDBError) as info:
-        ddb.call(operation, **request)
-    assert info.value.code == code
-    assert info.value.message == message
-    return info.value
+from api_helpers import raises
 
 
 def get(ddb, name, key):
