@@ -58,13 +58,15 @@ class Database:
         if path is not None:
             self._open(path, fsync, recover_corrupt, snapshot_bytes)
 
-    def _open(self, path, fsync, recover_corrupt, snapshot_bytes):
+    def _open(self, path, fsync, recover_corrupt, snapshot_bytes, lock=True):
+        """Recover from ``path`` and log there (``lock=False``: a worker of
+        ``kvstore serve --workers``, whose supervisor holds the lock)."""
         from .recovery import SNAPSHOT_BYTES, open_durable
 
         if snapshot_bytes is None:
             snapshot_bytes = SNAPSHOT_BYTES
         self.durable = open_durable(self, path, fsync=fsync, recover_corrupt=recover_corrupt,
-                                    snapshot_bytes=snapshot_bytes)
+                                    snapshot_bytes=snapshot_bytes, lock=lock)
         self.wal = self.durable.wal
         for table in self.tables.values():
             table.wal = self.wal

@@ -3,25 +3,33 @@
 ::
 
     DATA_DIR/
-      LOCK                 held (flock) by the one process using the directory
-      shard-<k>/           one per shard (one today; one per worker with --workers)
+      LOCK                 held (flock) by the one server using the directory
+      shard-<k>/           one per shard: shard 0 for a single process, shard
+                           k for worker k of ``--workers N`` (k = 0..N-1)
         wal-<n>.log        log segments, replayed in order of n
         snapshot-<n>.kvs   a snapshot covering every segment below n
       damaged/             torn tails and corrupt remainders, kept aside by
                            recovery (never silently dropped), with the time
+      reshard.tmp/         a re-sharding being written (dropped at start)
+      reshard.new/         a re-sharding committed, not yet switched in
+                           (finished at start)
 
-Why per-shard directories whose contents route by key: a log record names
-its table and carries the item's key, and a snapshot stores items, not
-partitions, so recovery can place every item by its token on whatever ring
-the restarted server has.  Restarting with another number of shards reads
-every ``shard-*`` directory and routes each item to its new owner; the
-first snapshot after that rewrites the layout for the new count (see
-``kvstore/recovery.py``).
+The layout is the set of ``shard-*`` directories: shards 0..N-1 for a
+server of N shards.  Each shard directory holds the log and snapshots of
+the items its shard owns on the ring ``Ring(range(N))``, and the *whole*
+table metadata (every shard logs every table change).  Restarting with
+another N re-shards the directory before any shard starts
+(:func:`kvstore.recovery.reshard`, crash-safe: see there).
 
 The lock is an advisory ``flock`` on ``LOCK``: the kernel releases it when
-the process dies, even by SIGKILL, so a crash never leaves a stale lock;
-a second server on the same directory is refused with a message naming
-the process that holds it.
+the last descriptor of it is closed, even by SIGKILL, so a crash never
+leaves a stale lock; a second server on the same directory is refused with
+a message naming the process that holds it.  With ``--workers`` the
+supervisor takes it for the whole run and its workers inherit the
+descriptor (``DataDir(path, lock=False)`` in the worker): the lock is
+held until the supervisor *and* every worker are gone, so a killed
+supervisor's workers, still draining, never share the directory with a new
+server; they stop by themselves within a second (``server/worker.py``).
 """
 
 import datetime
@@ -29,11 +37,15 @@ import fcntl
 import os
 import re
 
-__all__ = ["DataDir", "DurabilityError", "DataDirLocked", "CorruptData", "shard_dirs"]
+__all__ = ["DataDir", "DurabilityError", "DataDirLocked", "CorruptData", "shard_dirs",
+           "RESHARD_TMP", "RESHARD_NEW", "fsync_dir"]
 
 _SEGMENT = re.compile(r"^wal-(\d{20})\.log$")
 _SNAPSHOT = re.compile(r"^snapshot-(\d{20})\.kvs$")
 _SHARD = re.compile(r"^shard-(\d+)$")
+
+RESHARD_TMP = "reshard.tmp"
+RESHARD_NEW = "reshard.new"
 
 
 class DurabilityError(Exception):
@@ -62,10 +74,19 @@ def shard_dirs(path):
     return found
 
 
-class DataDir:
-    """An open, locked data directory."""
+def fsync_dir(directory):
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    def __init__(self, path):
+
+class DataDir:
+    """An open, locked data directory.  ``lock=False``: the caller's parent
+    holds the lock (a worker of ``--workers N``, see above)."""
+
+    def __init__(self, path, lock=True):
         self.path = os.path.abspath(path)
         try:
             os.makedirs(self.path, exist_ok=True)
@@ -74,7 +95,13 @@ class DataDir:
         if not os.path.isdir(self.path):
             raise DurabilityError(f"the data directory {self.path} is not a directory")
         self._lock_fd = None
-        self._lock()
+        if lock:
+            self._lock()
+
+    @property
+    def lock_fd(self):
+        """The descriptor holding the lock (for a child process to inherit)."""
+        return self._lock_fd
 
     def _lock(self):
         lock_path = os.path.join(self.path, "LOCK")

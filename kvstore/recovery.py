@@ -23,8 +23,38 @@ replayed is logged again or treated as a new change (streams).  Items are
 placed by their key's token on the ring of the database recovering, which
 is why a server restarted with another number of shards recovers every
 partition: each shard directory is read and every item routed to its
-owner; when the layout had other shard directories, a snapshot in the new
-layout is written at once and the old directories are removed.
+owner.
+
+Shards and re-sharding.  A server of N shards (``--workers N``; a single
+process is N = 1) keeps shard k in ``shard-k`` (``datadir.py``): the items
+shard k owns on ``Ring(range(N))`` -- a ring that depends on N alone -- and
+every table's metadata (each shard logs every table change, so each
+recovers the full catalog by itself).  Each shard recovers only its own
+directory (:func:`recover`).  When the directory was written by another N,
+:func:`reshard` changes the layout *offline*, before any shard starts (the
+supervisor does it for its workers, :func:`open_durable` for a single
+process), holding the lock:
+
+1. every old ``shard-*`` is recovered on its own (snapshot + log, as above);
+2. the tables are shard 0's (the shard that orders metadata changes, so the
+   one whose log has every acknowledged one); an old shard's items of a
+   table count only if its table is the same table (same TableId: not an
+   older table of that name that shard missed the deletion of);
+3. each item goes to its owner on the new ring, and each new shard's state
+   is written as snapshot 1 of ``reshard.tmp/shard-k``, fsynced, with
+   ``reshard.tmp/SHARDS`` saying N, and the directories fsynced;
+4. commit: ``reshard.tmp`` is renamed ``reshard.new`` (one atomic rename,
+   then the data directory fsynced);
+5. switch (:func:`finish_reshard`): the old ``shard-*`` directories are
+   removed, the new ones renamed into place, ``reshard.new`` removed.
+
+A crash before step 4 leaves the old layout untouched (``reshard.tmp`` is
+dropped at the next start); a crash after it leaves a committed
+``reshard.new`` that the next start finishes switching in, whatever the
+step 5 had done (an old directory is one whose number is >= N or still has
+a replacement waiting in ``reshard.new``).  Nothing is served during a
+re-shard, so nothing acknowledged can be lost or applied twice: at any
+moment the data is either wholly in the old layout or wholly in the new.
 """
 
 import logging
@@ -35,16 +65,21 @@ import time
 import msgspec
 
 from ._core import encode_key_value, hash64
-from .datadir import CorruptData, DataDir, DurabilityError, segments, snapshots
+from .datadir import (
+    RESHARD_NEW, RESHARD_TMP, CorruptData, DataDir, DurabilityError, fsync_dir, segments, shard_dirs,
+    snapshots,
+)
 from .schema import Table
-from .snapshot import Snapshotter, load_snapshot, remove_covered, snapshot_name, write_snapshot, capture
+from .snapshot import Snapshotter, load_snapshot, write_snapshot
+from .snapshot import Table as SnapshotTable
 from .wal import (
     FSYNC_POLICIES, TABLE_FIELDS, Atomic, CreateTable, Delete, DropTable, Log, Put, UpdateTable,
-    read_segment,
+    read_segment, table_meta,
 )
 
 __all__ = ["open_durable", "Durable", "Report", "recover", "apply_record", "build_table",
-           "DurabilityError", "CorruptData", "SNAPSHOT_BYTES"]
+           "reshard", "finish_reshard", "same_table", "DurabilityError", "CorruptData",
+           "SNAPSHOT_BYTES"]
 
 log = logging.getLogger("kvstore")
 
@@ -69,11 +104,15 @@ class Report(msgspec.Struct):
     items: int = 0
     seconds: float = 0.0
     problems: list = msgspec.field(default_factory=list)   # what was kept aside, one line each
+    resharded: str = ""    # what re-sharding did before (reshard), if it ran
 
     def summary(self):
-        return (f"recovered {self.tables} tables, {self.items} items from {self.path} "
+        text = (f"recovered {self.tables} tables, {self.items} items from {self.path} "
                 f"({self.snapshots} snapshot, {self.segments} log segments, {self.records} records "
                 f"replayed) in {self.seconds:.2f}s")
+        if self.resharded:
+            text = f"{self.resharded}; {text}"
+        return text
 
 
 # -- applying records -----------------------------------------------------------
@@ -291,24 +330,122 @@ def _truncate(path, offset):
 
 
 def recover(db, datadir, shard=0, recover_corrupt=False):
-    """Recover every shard directory of ``datadir`` into ``db``:
-    ``(report, next segment number of this shard, other shard directories)``."""
+    """Recover shard directory ``shard`` of ``datadir`` into ``db``:
+    ``(report, next segment number of this shard, the other shard
+    directories)`` -- those are not read: each is another shard's (a
+    different layout is :func:`reshard`'s business, before this)."""
     started = time.monotonic()
     report = Report(path=datadir.path)
     own = datadir.shard_dir(shard)
-    dirs = datadir.shard_dirs()
-    next_number = 1
-    others = []
-    for k in sorted(dirs):
-        number = recover_shard(db, datadir, dirs[k], report, recover_corrupt)
-        if dirs[k] == own:
-            next_number = number
-        else:
-            others.append(dirs[k])
+    next_number = recover_shard(db, datadir, own, report, recover_corrupt)
+    others = [d for k, d in sorted(datadir.shard_dirs().items()) if d != own]
     report.tables = len(db.tables)
     report.items = sum(t.item_count for t in db.tables.values())
     report.seconds = time.monotonic() - started
     return report, next_number, others
+
+
+# -- re-sharding ------------------------------------------------------------------
+
+
+def same_table(a, b):
+    """Whether tables ``a`` and ``b`` (same name) are one table, not a table
+    and the one created again under its name after a deletion."""
+    for field in ("table_id", "creation_date_time"):
+        x, y = getattr(a, field, None), getattr(b, field, None)
+        if x is not None and y is not None:
+            return x == y
+    return True
+
+
+def finish_reshard(datadir):
+    """Drop an uncommitted re-sharding; finish switching in a committed one.
+    Idempotent: safe to run again after a crash anywhere inside it."""
+    path = datadir.path
+    tmp = os.path.join(path, RESHARD_TMP)
+    if os.path.isdir(tmp):
+        shutil.rmtree(tmp)
+        fsync_dir(path)
+    new = os.path.join(path, RESHARD_NEW)
+    if not os.path.isdir(new):
+        return False
+    with open(os.path.join(new, "SHARDS")) as f:
+        count = int(f.read())
+    for k, directory in sorted(shard_dirs(path).items()):
+        if k >= count or os.path.isdir(os.path.join(new, f"shard-{k}")):
+            shutil.rmtree(directory)  # an old one (a new one was moved out of reshard.new)
+    fsync_dir(path)
+    for k in range(count):
+        source = os.path.join(new, f"shard-{k}")
+        if os.path.isdir(source):
+            os.rename(source, os.path.join(path, f"shard-{k}"))
+    fsync_dir(path)
+    shutil.rmtree(new)
+    fsync_dir(path)
+    return True
+
+
+def reshard(datadir, count, recover_corrupt=False):
+    """Make ``datadir`` a layout of ``count`` shards (see the module's
+    docstring); a line saying what was done, or None if nothing had to be."""
+    from ._core import Ring
+    from .database import VNODES, Database
+
+    finish_reshard(datadir)
+    dirs = datadir.shard_dirs()
+    if set(dirs) == set(range(count)):
+        return None
+    if not any(os.listdir(d) for d in dirs.values()):
+        for directory in dirs.values():
+            os.rmdir(directory)
+        for k in range(count):
+            datadir.shard_dir(k)
+        fsync_dir(datadir.path)
+        return None
+    started = time.monotonic()
+    report = Report(path=datadir.path)
+    old = {}
+    for k in sorted(dirs):
+        shard_db = Database()  # one shard owning every partition
+        recover_shard(shard_db, datadir, dirs[k], report, recover_corrupt)
+        reopen_streams(shard_db)
+        old[k] = shard_db
+    for problem in report.problems:
+        log.warning("kvstore: %s", problem)
+    authority = old[min(old)]
+    ring = Ring(range(count), VNODES)
+    views = [[] for _ in range(count)]
+    encode = msgspec.msgpack.encode
+    items = 0
+    for name, table in authority.tables.items():
+        per_shard = [[] for _ in range(count)]
+        for shard_db in old.values():
+            source = shard_db.tables.get(name)
+            if source is None or not same_table(source, table):
+                continue
+            for partition in source.partitions.values():
+                for token, _hk, _sk, item in partition.scan():
+                    per_shard[ring.owner(token)].append(item)
+                    items += 1
+        payload = encode(SnapshotTable(table_meta(table)))
+        for k in range(count):
+            views[k].append((name, payload, per_shard[k]))
+    tmp = os.path.join(datadir.path, RESHARD_TMP)
+    os.mkdir(tmp)
+    for k in range(count):
+        directory = os.path.join(tmp, f"shard-{k}")
+        os.mkdir(directory)
+        write_snapshot(directory, 1, views[k])  # file and directory fsynced
+    with open(os.path.join(tmp, "SHARDS"), "w") as f:
+        f.write(f"{count}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    fsync_dir(tmp)
+    os.rename(tmp, os.path.join(datadir.path, RESHARD_NEW))  # the commit point
+    fsync_dir(datadir.path)
+    finish_reshard(datadir)
+    return (f"re-sharded {len(dirs)} shard directories into {count} ({len(authority.tables)} tables, "
+            f"{items} items) in {time.monotonic() - started:.2f}s")
 
 
 # -- the durable store ------------------------------------------------------------
@@ -346,28 +483,31 @@ class Durable:
             self.datadir.close()
 
 
-def open_durable(db, path, *, fsync="always", recover_corrupt=False, snapshot_bytes=SNAPSHOT_BYTES):
+def open_durable(db, path, *, fsync="always", recover_corrupt=False, snapshot_bytes=SNAPSHOT_BYTES,
+                 lock=True):
     """Lock ``path``, recover ``db`` from it and start logging; a :class:`Durable`.
+
+    ``db`` is shard ``db.shard`` of ``len(db.ring.nodes)`` shards.  With
+    ``lock`` (a single process) the layout is first made that count
+    (:func:`reshard`); ``lock=False`` is a worker of ``--workers N``: its
+    supervisor holds the lock and has re-sharded already.
 
     Raises :class:`DurabilityError` (``DataDirLocked``, ``CorruptData``) with
     a message meant for the user.
     """
     if fsync not in FSYNC_POLICIES:
         raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}: {fsync!r}")
-    datadir = DataDir(path)
+    datadir = DataDir(path, lock=lock)
     try:
         shard = getattr(db, "shard", 0)
-        report, number, others = recover(db, datadir, shard, recover_corrupt)
+        resharded = None
+        if lock:
+            ring = getattr(db, "ring", None)
+            resharded = reshard(datadir, len(ring.nodes) if ring is not None else 1, recover_corrupt)
+        report, number, _others = recover(db, datadir, shard, recover_corrupt)
+        report.resharded = resharded or ""
         reopen_streams(db)
         directory = datadir.shard_dir(shard)
-        if others:
-            # Another layout (another shard count): write this shard's state
-            # in the new one before the old directories go.
-            write_snapshot(directory, number, capture(db))
-            remove_covered(directory, number)
-            for other in others:
-                shutil.rmtree(other)
-            number += 1
         wal = Log(directory, number, fsync)
         snapshotter = Snapshotter(db, wal, directory, snapshot_bytes)
     except BaseException:

@@ -9,6 +9,8 @@ SIGTERM has stopped it after draining.  The exit code is then 0.
 (``kvstore.capacity``).  ``--workers N`` (``auto``: one per core) runs a
 supervisor and N worker processes, a shard each (``server/supervisor.py``,
 ``server/worker.py``, ``server/cluster.py``); it logs the same two lines.
+``--data-dir`` works with either: one shard directory per worker, the
+directory re-sharded when N changed (``kvstore/recovery.py``).
 """
 
 import argparse
@@ -76,7 +78,8 @@ def build_parser():
                        help="delete expired TTL items every this many seconds, 0 for never (default: 5)")
     serve.add_argument("--workers", type=_workers, default=1, metavar="N|auto",
                        help="worker processes, each a shard of the data, all on the same port "
-                            "(auto: one per core; default: 1)")
+                            "(auto: one per core; default: 1); with --data-dir each logs its own "
+                            "shard, and a directory written with another N is re-sharded at start")
     serve.add_argument("--log-level", choices=LOG_LEVELS, default="info",
                        help="log level (default: info)")
     serve.add_argument("--enforce-throughput", action="store_true",
@@ -84,8 +87,9 @@ def build_parser():
                             "DynamoDB's 300-second burst); over it, requests fail with "
                             "ProvisionedThroughputExceededException (default: off)")
     serve.add_argument("--data-dir", metavar="PATH", default=None,
-                       help="keep the data in PATH (write-ahead log + snapshots) and recover it at "
-                            "start (default: memory only)")
+                       help="keep the data in PATH (write-ahead log + snapshots, a shard-<k> "
+                            "directory per worker) and recover it at start, whatever --workers "
+                            "wrote it; one server per PATH (default: memory only)")
     serve.add_argument("--fsync", choices=("always", "batch", "never"), default=None,
                        help="with --data-dir: answer a write once its log record is fsynced (always, "
                             "the default; one fsync per event-loop turn), fsync at least every 100 ms "
@@ -167,10 +171,6 @@ def main(argv=None):
 
 def _serve_workers(args, argv):
     from .supervisor import serve_workers, worker_argv
-
-    if getattr(args, "data_dir", None) is not None:
-        log.error("kvstore: --data-dir with --workers is not supported yet")
-        return 2
 
     def ready(port):
         log.info("kvstore %s listening on %s", kvstore.__version__, _url(args.host, port))

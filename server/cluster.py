@@ -19,9 +19,14 @@ that worker, the *front*, decides here:
   applies under one lock, then sends the request and a *snapshot* of the
   table's resulting plain-data attributes (creation time, table id, ARNs:
   what must not differ between workers) to every other worker (``"ddl"``)
-  and answers once every live worker has applied it.  Each worker keeps
-  these changes per table (``ddl_log``), so a restarted worker replays them
-  from a live one before it serves (``"catalog"``).
+  and answers once every live worker has applied it.  A starting worker
+  takes the *catalog* (every table's definition, ``kvstore.wal.table_meta``,
+  plus that snapshot) from a live worker before it listens, and from worker
+  0 once it listens (``"catalog"``), and makes its tables match it
+  (:meth:`Cluster.catch_up`: missing tables built, tables gone or created
+  again dropped, the rest aligned).  Worker 0 numbers the changes
+  (``ddl_epoch``) so that a catalog older than a change already applied is
+  not taken.
 * **every owner** -- Scan (and parallel scan): each worker returns the
   entries of its partitions in token order from the start position, as many
   as could be in the page (Limit, 1 MB); the front merges them in
@@ -61,11 +66,42 @@ that worker, the *front*, decides here:
 A forwarded call that cannot reach its owner (dead, restarting) answers 503
 ServiceUnavailable, which SDKs retry; other partitions keep answering.
 
+**Durability** (``--data-dir``, see ``kvstore/recovery.py``): worker i logs
+the writes of its own partitions in ``shard-i``, and every worker logs every
+metadata change it applies (a non-coordinator logs the table again once
+aligned with the coordinator's snapshot, so its log carries the same
+TableId).  An answer waits for the log records it depends on
+(``server/commit.py``'s group commit, :meth:`GroupCommit.barrier`): the
+HTTP front's answer (:meth:`Cluster.handle`) and the replies to the calls
+that write (``req``, ``ddl``, ``tx_commit``) leave once what was logged
+meanwhile is durable, so an acknowledged write, a metadata change
+included, is on disk in its owner's shard (and, for a metadata change, in
+every live worker's) under ``--fsync always``.  GSI entries are not
+logged: they are derived.  A worker rebuilds the entries of its own items
+while it recovers; entries that other workers store are exchanged when a
+worker starts (``gsi_sync``: "here are all the entries of my items you
+store; drop the ones you had from me"; ``gsi_request``: "send me yours"),
+on the same links as the ``gsi`` changes that follow, so in order.
+
+**Transactions across workers and crashes.** Each participant's commit is
+one ``Atomic`` log record, durable before its ``tx_commit`` reply; the
+coordinator answers 200 only after every participant replied.  So an
+*acknowledged* transaction is wholly durable.  Prepare is not logged:
+a participant SIGKILLed after another participant committed but before its
+own commit record was durable loses its part, and the client, which got a
+503 (not an acknowledgement), may find the transaction applied on some
+workers only.  A participant killed while prepared (no decision yet) loses
+only its locks: the coordinator aborts the others.  A clean stop (SIGTERM,
+or the supervisor's death) never cuts one: a stopping worker keeps its links
+until the transactions prepared or coordinated there are decided
+(:meth:`Cluster.drain`, ``DRAIN_SECONDS`` at most).
+
 ``AsyncHttpProtocol`` is ``server.http.HttpProtocol`` with deferred answers:
 a handler may return ``(0, future)``; requests of one connection still run,
 and their answers leave, in order.
 
-Not done yet: --data-dir with several workers; --enforce-throughput keeps a
+Not done yet: atomic recovery of a transaction cut between its participants'
+commits (see above); --enforce-throughput keeps a
 token bucket per worker (a table gets its rate on each worker); a PartiQL
 SELECT that scans copies every worker's items of the table to the front.
 """
@@ -85,8 +121,10 @@ from kvstore.api.transact import begin_write, cancelled
 from kvstore.api.validation import validate_request
 from kvstore.capacity import render_list
 from kvstore.errors import DynamoDBError, ServiceUnavailable
+from kvstore.recovery import _update_table, build_table, reopen_streams, same_table
 from kvstore.schema import TOKEN_SPACE, scan_order
 from kvstore.values import item_size
+from kvstore.wal import table_meta
 
 from .app import make_handler
 from .http import INTERNAL_ERROR_BODY, HttpProtocol
@@ -114,6 +152,7 @@ ITEM_OPERATIONS = frozenset(("GetItem", "PutItem", "DeleteItem", "UpdateItem"))
 DDL_TIMEOUT = 60.0
 TX_HOLD_SECONDS = 10.0   # a prepared participant aborts by itself after this
 TX_CALL_SECONDS = 5.0
+DRAIN_SECONDS = 3.0      # a stopping worker waits this long at most for open transactions
 STASH_SECONDS = 30.0
 
 _encode = msgspec.json.Encoder().encode
@@ -389,22 +428,28 @@ class Cluster:
         self.ring = db.ring
         self.loop = loop or asyncio.get_event_loop()
         self.peers = PeerNode(worker, directory, {
-            "req": self.on_request,
-            "ddl": self.on_ddl,
+            # The calls that write answer once their log records are durable.
+            "req": self._durably(self.on_request),
+            "ddl": self._durably(self.on_ddl),
             "catalog": self.on_catalog,
+            "gsi_sync": self.on_gsi_sync,
+            "gsi_request": self.on_gsi_request,
             "counts": self.on_counts,
             "scan": self.on_scan,
             "gsi": self.on_index_change,
             "ping": lambda body: body,
             "stream_shards": self.on_stream_shards,
             "tx_prepare": self.on_tx_prepare,
-            "tx_commit": self.on_tx_commit,
+            "tx_commit": self._durably(self.on_tx_commit),
             "tx_abort": self.on_tx_abort,
         }, loop=self.loop)
+        self.commit = None          # server/commit.py's GroupCommit, with --data-dir
+        self.recovering = False     # replaying the log: GSI changes for others are not sent
+        self.synced = False         # the catalog is worker 0's: may hand it to others
+        self.ddl_epoch = 0          # metadata changes ordered by worker 0 so far
         self.local = make_handler(db)
         self.pending = []           # acks of index changes made by the running request
         self.stash = []             # (time, body, future): index changes for an index not here yet
-        self.ddl_log = {}           # table name -> [[operation, raw body], ...]
         self.ddl_lock = asyncio.Lock()
         self.routes = {}            # raw X-Amz-Target -> operation name or None
         self.dispatch = api.dispatch
@@ -427,29 +472,55 @@ class Cluster:
         self.renamed = set()        # ids of the Streams whose shard ids name this worker
         self.transactions = {}      # txid -> (Transaction, expiry timer): prepared here
         self.tx_counter = 0
+        self.coordinating = 0       # cross-worker transactions this worker is deciding
 
     # -- lifetime --------------------------------------------------------------
 
-    async def start(self):
-        """Take the table catalog from a live worker, then open our socket.
+    async def start(self, catalog_wait=30.0):
+        """Take the table catalog from a live worker, open our socket, then
+        take worker 0's (which orders metadata changes: its word is final),
+        and exchange GSI entries with the live workers.
 
-        Worker 0 may order a metadata change while we start (it cannot reach
-        us before we listen): once listening, the catalog is read from it
-        again and what changed in between is caught up."""
-        catalog = None
-        for peer in self.others:
+        Before listening the catalog comes from any live worker that has
+        itself finished starting (so that forwarded requests meet the right
+        tables); worker 0 uses its own recovered tables when none is live
+        (a whole server starting).  Once listening, a worker other than 0
+        waits (up to ``catalog_wait`` seconds) for worker 0's catalog: worker
+        0 may order a change while we start, which reaches us only once we
+        listen, and after a whole restart its log is the one with every
+        acknowledged change."""
+        peers = sorted(self.others, key=lambda p: p != 0)
+        for peer in peers:
             try:
                 catalog = await self.peers.call(peer, "catalog", None, timeout=10.0)
             except PeerUnavailable:
                 continue
-            self.load_catalog(catalog)
-            break
+            if self.catch_up(catalog):
+                break
         await self.peers.listen()
-        if catalog is not None and self.worker != 0:
-            try:
-                self.catch_up(await self.peers.call(0, "catalog", None, timeout=10.0))
-            except PeerUnavailable:
-                pass
+        if self.worker != 0:
+            deadline = self.loop.time() + catalog_wait
+            while True:
+                try:
+                    if self.catch_up(await self.peers.call(0, "catalog", None, timeout=10.0)):
+                        break
+                except PeerUnavailable:
+                    pass
+                if self.loop.time() > deadline:
+                    log.warning("worker %d: no catalog from worker 0; serving with its own", self.worker)
+                    break
+                await asyncio.sleep(0.05)
+        self.synced = True
+        await self.exchange_index_entries()
+
+    async def drain(self, timeout=DRAIN_SECONDS):
+        """Before the links close (a stop): let the transactions prepared here
+        hear their decision, and the ones coordinated here finish, so that a
+        clean stop never leaves a transaction committed on some workers only
+        (bounded by ``timeout``)."""
+        deadline = self.loop.time() + timeout
+        while (self.transactions or self.coordinating) and self.loop.time() < deadline:
+            await asyncio.sleep(0.01)
 
     async def close(self):
         await self.peers.close()
@@ -464,7 +535,47 @@ class Cluster:
     # -- the HTTP front ------------------------------------------------------------
 
     def handle(self, target, body):
-        """``(target, body) -> (status, payload)`` or ``(DEFERRED, future)``."""
+        """``(target, body) -> (status, payload)`` or ``(DEFERRED, future)``;
+        with a log, an answer that follows writes waits for their fsync."""
+        commit = self.commit
+        if commit is None:
+            return self.route(target, body)
+        wal = commit.wal
+        seq = wal.seq
+        result = self.route(target, body)
+        if result[0] == DEFERRED:
+            return DEFERRED, self.loop.create_task(self._durable_answer(seq, result[1]))
+        if wal.seq == seq:
+            return result
+        return DEFERRED, self.loop.create_task(self._durable_answer(seq, result))
+
+    def _durably(self, handler):
+        """A peer-call handler whose reply waits for the log records it wrote."""
+
+        def run(body):
+            commit = self.commit
+            if commit is None:
+                return handler(body)
+            seq = commit.wal.seq
+            result = handler(body)
+            if not inspect.isawaitable(result) and commit.wal.seq == seq:
+                return result
+            return self._durable_answer(seq, result)
+
+        return run
+
+    async def _durable_answer(self, seq, result):
+        """``result`` (or what it resolves to) once every log record appended
+        since ``seq`` -- its own among them -- is durable."""
+        if inspect.isawaitable(result):
+            result = await result
+        commit = self.commit
+        if commit is not None and commit.wal.seq != seq:
+            await commit.barrier()
+        return result
+
+    def route(self, target, body):
+        """``handle`` without the wait for the log."""
         routes = self.routes
         op = routes.get(target, False)
         if op is False:
@@ -809,6 +920,13 @@ class Cluster:
         """Coordinate: prepare on every owner (locks + checks), then commit all
         or abort all.  A participant that does not hear back aborts by itself.
         ``partiql``: the entries are ExecuteTransaction statements."""
+        self.coordinating += 1
+        try:
+            return await self._coordinate_write(req, groups, partiql)
+        finally:
+            self.coordinating -= 1
+
+    async def _coordinate_write(self, req, groups, partiql):
         token = req.get("ClientRequestToken")
         tokens = _tokens(self.db)
         fingerprint = None
@@ -1249,17 +1367,6 @@ class Cluster:
 
     # -- metadata: ordered by worker 0 ---------------------------------------------------
 
-    def record_ddl(self, op, body, name):
-        if name is None:
-            return
-        if op == "DeleteTable":
-            self.ddl_log.pop(name, None)
-        elif op == "CreateTable":
-            self.ddl_log.pop(name, None)
-            self.ddl_log[name] = [[op, body]]
-        elif name in self.ddl_log:
-            self.ddl_log[name].append([op, body])
-
     async def coordinate(self, op, body, req):
         async with self.ddl_lock:
             try:
@@ -1277,9 +1384,10 @@ class Cluster:
             if table is not None:
                 self.own_streams(table)
             snap = snapshot(table) if table is not None else None
-            self.record_ddl(op, body, name)
+            self.ddl_epoch += 1
             self.replay_stash()
-            calls = [self.peers.call(peer, "ddl", [op, body, snap], timeout=DDL_TIMEOUT) for peer in self.others]
+            calls = [self.peers.call(peer, "ddl", [op, body, snap, self.ddl_epoch], timeout=DDL_TIMEOUT)
+                     for peer in self.others]
             for outcome in await asyncio.gather(*calls, *acks, return_exceptions=True):
                 if isinstance(outcome, BaseException) and not isinstance(outcome, PeerUnavailable):
                     log.error("%s on another worker: %r", op, outcome)
@@ -1298,12 +1406,18 @@ class Cluster:
         if table is not None and snap is not None:
             apply_snapshot(table, snap)
             self.align_stream(table, snap.get(_STREAM_CREATED))
+            wal = self.db.wal
+            if wal is not None:
+                # The log has the table as dispatch left it (this worker's
+                # TableId, say): log it again as the coordinator made it.
+                wal.table_updated(table)
         if table is not None:
             self.own_streams(table)
-        self.record_ddl(op, body, name)
 
     def on_ddl(self, entry):
-        op, body, snap = entry
+        op, body, snap = entry[:3]
+        if len(entry) > 3:
+            self.ddl_epoch = max(self.ddl_epoch, entry[3])
         self.apply_ddl(op, body, snap)
         self.replay_stash()
         acks = self.take_pending()
@@ -1312,41 +1426,127 @@ class Cluster:
         return True
 
     def on_catalog(self, _body):
-        out = []
-        for name, entries in self.ddl_log.items():
-            table = self.db.tables.get(name)
-            if table is not None:
-                out.append([name, entries, snapshot(table)])
-        return out
+        """``[epoch, [[table_meta, snapshot], ...]]``, or None while starting."""
+        if not self.synced and self.worker != 0:
+            return None
+        return [self.ddl_epoch, [[table_meta(t), snapshot(t)] for t in self.db.tables.values()]]
 
     def catch_up(self, catalog):
-        """Apply the metadata changes ``catalog`` (worker 0's) has and we lack."""
+        """Make our tables ``catalog``'s (:meth:`on_catalog`): build the ones
+        we lack, drop the ones it lacks or has created again (another
+        TableId), align the rest; each change logged.  False (nothing done)
+        for no catalog, or one older than a change we applied already."""
+        if catalog is None:
+            return False
+        epoch, entries = catalog
+        if epoch < self.ddl_epoch:
+            return False
+        self.ddl_epoch = epoch
+        db = self.db
+        wal = db.wal
         names = set()
-        for name, entries, snap in catalog:
+        for meta, snap in entries:
+            name = meta["name"]
             names.add(name)
-            mine = self.ddl_log.get(name) or []
-            if mine and mine[0] != entries[0]:
-                mine = []  # deleted and created again meanwhile
-                self.apply_ddl("DeleteTable", _encode({"TableName": name}), None)
-            for op, body in entries[len(mine):]:
-                self.apply_ddl(op, body, None)
-            table = self.db.tables.get(name)
-            if table is not None:
+            table = db.tables.get(name)
+            wanted = build_table(meta)
+            if table is not None and not same_table(table, wanted):
+                self._drop_table(name)
+                table = None
+            if table is None:
+                db.add_table(wanted)
+                table = wanted
+                if wal is not None:
+                    wal.table_created(table)
+            else:
+                before = table_meta(table)
+                indexes = [d["IndexName"] for d in table.global_secondary_indexes or ()]
+                if indexes != [d["IndexName"] for d in meta.get("global_secondary_indexes") or ()]:
+                    _update_table(db, meta)  # a GSI created or deleted: rebuilt with the items
+                    table = db.tables[name]
                 apply_snapshot(table, snap)
-                self.align_stream(table, snap.get(_STREAM_CREATED))
-        for name in [n for n in self.ddl_log if n not in names]:
-            self.apply_ddl("DeleteTable", _encode({"TableName": name}), None)
+                if wal is not None and table_meta(table) != before:
+                    wal.table_updated(table)
+            apply_snapshot(table, snap)
+            reopen_streams(db)
+            self.align_stream(table, snap.get(_STREAM_CREATED))
+            self.own_streams(table)
+        for name in [n for n in db.tables if n not in names]:
+            self._drop_table(name)
         self.pending.clear()
+        return True
 
-    def load_catalog(self, catalog):
-        for name, entries, snap in catalog:
-            for op, body in entries:
-                self.apply_ddl(op, body, None)
-            table = self.db.tables.get(name)
-            if table is not None:
-                apply_snapshot(table, snap)
-                self.align_stream(table, snap.get(_STREAM_CREATED))
-        self.pending.clear()  # a new worker holds no items: no index change to send
+    def _drop_table(self, name):
+        db = self.db
+        table = db.tables.get(name)
+        if table is None:
+            return
+        db.streams.close(table)
+        db.drop_table(name)
+        if db.wal is not None:
+            db.wal.table_dropped(name)
+
+    # -- GSI entries of other workers' items, when a worker starts ------------------------
+
+    def index_entries_for(self, peer):
+        """The ``gsi`` changes that store, on ``peer``, the GSI entries of every
+        item of ours whose entry ``peer`` stores."""
+        ring = self.ring
+        out = []
+        for table in self.db.tables.values():
+            indexes = table.global_indexes
+            if not indexes:
+                continue
+            for partition in table.partitions.values():
+                for _token, hk, sk, item in partition.scan():
+                    for index in indexes:
+                        key = index.entry_key(item, hk, sk)
+                        if key is None:
+                            continue
+                        part = ring.partition_of(key[0])
+                        if ring.partition_owner(part) != peer:
+                            continue
+                        entry = index.project(item)
+                        out.append([table.name, index.name, part, key[0], key[1], key[2], entry,
+                                    item_size(entry)])
+        return out
+
+    def on_gsi_sync(self, body):
+        """Worker ``source`` sends every GSI entry of its items we store: drop
+        the ones we had from it (older, or of items it no longer has), store these."""
+        source, changes = body
+        ring = self.ring
+        for table in self.db.tables.values():
+            hash_key = table.hash_key
+            for index in table.global_indexes:
+                for partition in list(index.partitions.values()):
+                    stale = [(hk, sk) for _t, hk, sk, item in partition.scan()
+                             if ring.owner(hash64(encode_key_value(item[hash_key]))) == source]
+                    for hk, sk in stale:
+                        partition.delete(hk, sk)
+        for change in changes:
+            self._apply_index_change(change)
+        return True
+
+    def on_gsi_request(self, requester):
+        """Send ``requester`` our items' entries it stores (a ``gsi_sync`` on
+        our link to it, in order with the ``gsi`` changes that follow)."""
+        return self.peers.call(requester, "gsi_sync", [self.worker, self.index_entries_for(requester)],
+                               timeout=DDL_TIMEOUT)
+
+    async def exchange_index_entries(self):
+        """At start: give every live worker the entries of our items, and
+        have each send us the entries of its items."""
+        if not self.others or not any(t.global_indexes for t in self.db.tables.values()):
+            return
+        calls = []
+        for peer in self.others:
+            calls.append(self.peers.call(peer, "gsi_sync", [self.worker, self.index_entries_for(peer)],
+                                         timeout=DDL_TIMEOUT))
+            calls.append(self.peers.call(peer, "gsi_request", self.worker, timeout=DDL_TIMEOUT))
+        for outcome in await asyncio.gather(*calls, return_exceptions=True):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, PeerUnavailable):
+                log.error("worker %d: GSI exchange: %r", self.worker, outcome)
 
     # -- forwarded requests ------------------------------------------------------------
 
@@ -1372,6 +1572,8 @@ class Cluster:
     # -- GSI entries ---------------------------------------------------------------------
 
     def index_change(self, owner, change):
+        if self.recovering:
+            return  # replaying our log: the entries go out whole once we start
         self.pending.append(self.peers.call(owner, "gsi", change))
 
     def on_index_change(self, change):

@@ -22,6 +22,13 @@ Answers stay in order per connection: once a connection has a held answer,
 every later answer on it (a read too) queues behind it, tagged with the
 generation (fsync round) it needs.  Reads on other connections never wait.
 
+With ``--workers`` (``server/cluster.py``) an answer may come from another
+worker, or a write may happen after the request's handler returned (a
+forwarded call, a transaction's commit): there the answer is a future, and
+:meth:`GroupCommit.barrier` gives a future that resolves once every record
+appended so far is durable under the policy -- the same rounds: one write
+and (``always``) one fsync per turn cover every barrier of that turn.
+
 A failed fsync leaves the file's state unknown (the kernel may have dropped
 the dirty pages): the server logs it and exits rather than acknowledge
 writes it cannot vouch for.
@@ -50,6 +57,7 @@ class GroupCommit:
         self.waiting = []       # connections with answers that need self.gen
         self.scheduled = False
         self.inflight = False   # an fsync is running in the thread
+        self.barriers = []      # (seq, future): resolved once the log is durable up to seq
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="kvstore-fsync")
         self.timer = loop.call_later(BATCH_INTERVAL, self._tick)
         self.closed = False
@@ -72,6 +80,34 @@ class GroupCommit:
         if held is None:
             conn.held = held = []
         held.append((gen, data, close))
+
+    def barrier(self):
+        """A future resolved (None) once every record appended so far is
+        durable as the policy says."""
+        wal = self.wal
+        fut = self.loop.create_future()
+        seq = wal.seq
+        if wal.synced >= seq:
+            fut.set_result(None)
+            return fut
+        self.barriers.append((seq, fut))
+        if not self.scheduled and not self.inflight:
+            self.scheduled = True
+            self.loop.call_soon(self._turn_end)
+        return fut
+
+    def _release_barriers(self, covered):
+        barriers = self.barriers
+        if not barriers:
+            return
+        kept = []
+        for seq, fut in barriers:
+            if seq <= covered:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                kept.append((seq, fut))
+        self.barriers = kept
 
     # -- the turn's end
 
@@ -96,6 +132,7 @@ class GroupCommit:
             if not self.always and wal.fsync == "never":
                 wal.synced = wal.flushed
             self._release(gen, batch)
+            self._release_barriers(wal.flushed if not self.always else wal.synced)
         self._maybe_snapshot()
 
     def _synced(self, future, gen, batch):
@@ -105,7 +142,8 @@ class GroupCommit:
             self._fatal("fsync", exc)
             return
         self._release(gen, batch)
-        if self.waiting and not self.scheduled:
+        self._release_barriers(future.result())
+        if (self.waiting or self.barriers) and not self.scheduled:
             # Writes came in while the fsync ran: their round starts now.
             self.scheduled = True
             self.loop.call_soon(self._turn_end)

@@ -19,6 +19,18 @@ The supervisor holds no data and answers no request.  It
   them once, through the supervisor) and stop by themselves if the
   supervisor dies (``server/worker.py`` watches its parent).
 
+With ``--data-dir`` it also owns the data directory for the whole run: it
+takes the directory's lock before anything else (a second server on the
+directory is refused with the message naming the holder) and re-shards the
+directory offline when it was written by another number of shards
+(``kvstore.recovery.reshard``, crash-safe), then starts the workers, each
+recovering its own ``shard-<index>``.  The workers inherit the lock's
+descriptor (``pass_fds``): the lock stays held while any of them lives, so
+the workers of a SIGKILLed supervisor -- which stop by themselves at once
+(SIGTERM on their parent's death) -- never share the directory with a new
+server.  A worker that cannot use the data directory at start (exit code
+``EXIT_DATA_DIR``, its reason on stderr) stops the whole server, exit code 1.
+
 It logs ``kvstore <version> listening on http://host:port`` once every
 worker is ready, and ``kvstore stopped (SIGTERM)`` at the end: the same lines
 as the single-process server, so scripts and tests read them the same way.
@@ -41,6 +53,7 @@ STOP_GRACE = 5.0
 READY_TIMEOUT = 60.0
 MAX_BACKOFF = 1.0
 QUICK_DEATH = 2.0  # a worker dying sooner than this after its start backs off
+EXIT_DATA_DIR = 78  # server/worker.py: the data directory cannot be used
 
 
 def reserve_port(host, port):
@@ -73,8 +86,10 @@ class _Worker:
 class Supervisor:
     """Run ``count`` workers, each started as ``command(index)`` (an argv list)."""
 
-    def __init__(self, count, command, *, env=None, grace=STOP_GRACE):
+    def __init__(self, count, command, *, env=None, grace=STOP_GRACE, pass_fds=()):
         self.count = count
+        self.pass_fds = tuple(pass_fds)   # descriptors every worker inherits (the data dir's lock)
+        self.failed = False               # a worker could not start at all: stopping
         self.command = command
         self.env = env
         self.grace = grace
@@ -83,6 +98,7 @@ class Supervisor:
         self.stopping = None        # the signal that asked us to stop
         self.restarts = 0
         self._stopped = False
+        self._all_started = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -96,7 +112,7 @@ class Supervisor:
         # would mean "stop without draining").
         worker.proc = subprocess.Popen(
             self.command(worker.index), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-            env=self.env, close_fds=True, process_group=0,
+            env=self.env, close_fds=True, process_group=0, pass_fds=self.pass_fds,
         )
         worker.started = time.monotonic()
         worker.ready = False
@@ -126,7 +142,12 @@ class Supervisor:
         except subprocess.TimeoutExpired:
             worker.proc.kill()
             code = worker.proc.wait()
-        worker.ready = False
+        was_ready, worker.ready = worker.ready, False
+        if self.stopping is None and code == EXIT_DATA_DIR and not self._all_started:
+            log.error("worker %d cannot use the data directory; stopping", worker.index)
+            self.failed = True
+            self.request_stop(signal.SIGTERM)
+            return
         if self.stopping is None:
             quick = time.monotonic() - worker.started < QUICK_DEATH
             worker.deaths = worker.deaths + 1 if quick else 0
@@ -165,6 +186,7 @@ class Supervisor:
             if self.stopping is not None or time.monotonic() > deadline:
                 return False
             self._step(0.05)
+        self._all_started = True
         return True
 
     def wake(self):
@@ -246,14 +268,54 @@ def worker_argv(argv):
     return out
 
 
+def open_data_dir(path, workers, recover_corrupt=False):
+    """Lock ``path`` and make it a layout of ``workers`` shards: the open
+    ``DataDir`` (its ``lock_fd`` for the workers to inherit).  Raises
+    ``kvstore.datadir.DurabilityError`` with the user's message."""
+    from kvstore.datadir import DataDir
+    from kvstore.recovery import reshard
+
+    datadir = DataDir(path)
+    try:
+        done = reshard(datadir, workers, recover_corrupt)
+    except BaseException:
+        datadir.close()
+        raise
+    if done:
+        log.info("kvstore: %s", done)
+    return datadir
+
+
 def serve_workers(host, port, workers, serve_argv=(), *, ready_callback=None, stopped_callback=None):
     """``kvstore serve --workers N``: run N workers until SIGINT/SIGTERM.
 
     ``serve_argv`` are the ``kvstore serve`` options each worker parses
-    (``server.cli``'s parser) for everything but the port.
-    ``ready_callback(port)`` once every worker serves; ``stopped_callback
-    (signal name)`` at the end.  Returns the exit code (0; 1 if the workers
-    never became ready)."""
+    (``server.cli``'s parser) for everything but the port; with
+    ``--data-dir`` the supervisor locks and prepares the directory first
+    (:func:`open_data_dir`).  ``ready_callback(port)`` once every worker
+    serves; ``stopped_callback(signal name)`` at the end.  Returns the exit
+    code (0; 1 if the workers never became ready or the data directory
+    cannot be used)."""
+    from kvstore.datadir import DurabilityError
+
+    from .cli import build_parser
+
+    serve = build_parser().parse_args(["serve", *serve_argv])
+    datadir = None
+    if serve.data_dir is not None:
+        try:
+            datadir = open_data_dir(serve.data_dir, workers, serve.recover_corrupt)
+        except DurabilityError as exc:
+            log.error("kvstore: %s", exc)
+            return 1
+    try:
+        return _serve_workers(host, port, workers, serve_argv, datadir, ready_callback, stopped_callback)
+    finally:
+        if datadir is not None:
+            datadir.close()
+
+
+def _serve_workers(host, port, workers, serve_argv, datadir, ready_callback, stopped_callback):
     import shutil
     import tempfile
 
@@ -266,7 +328,7 @@ def serve_workers(host, port, workers, serve_argv=(), *, ready_callback=None, st
             "--port", str(port), "--sockets", directory, "--", "serve", *serve_argv,
         ]
 
-    supervisor = Supervisor(workers, command)
+    supervisor = Supervisor(workers, command, pass_fds=(datadir.lock_fd,) if datadir is not None else ())
     previous = {}
 
     def on_signal(signum, _frame):
@@ -280,7 +342,7 @@ def serve_workers(host, port, workers, serve_argv=(), *, ready_callback=None, st
             if ready_callback is not None:
                 ready_callback(port)
             supervisor.run()
-        elif supervisor.stopping is None:
+        elif supervisor.stopping is None or supervisor.failed:
             log.error("kvstore: the workers did not start")
             code = 1
         supervisor.stop()

@@ -9,7 +9,17 @@ restart), opens its peer socket ``DIR/wI.sock``, listens on (host, P) with
 SO_REUSEPORT beside the other
 workers, then writes ``ready`` on stdout (the supervisor's pipe).  SIGINT or
 SIGTERM drains it like the single-process server; it also stops if its
-parent (the supervisor) dies.  ``KVSTORE_WORKER_PROFILE=/tmp/prof`` writes a
+parent (the supervisor) dies: at once (Linux ``PR_SET_PDEATHSIG`` sends it
+SIGTERM), else within ``PARENT_CHECK_SECONDS`` (it polls its parent).
+
+With ``--data-dir`` the worker recovers ``shard-I`` (its own partitions'
+items and the whole table metadata; the supervisor holds the directory's
+lock, which the worker inherits, and has re-sharded it for N workers
+already: ``kvstore/recovery.py``), before it takes the catalog, then logs
+there with group commit (``server/commit.py``).  A data directory it cannot
+use (a corrupt log without ``--recover-corrupt``, say) makes it exit with
+``EXIT_DATA_DIR`` and the message on stderr; the supervisor does not retry
+that at start.  ``KVSTORE_WORKER_PROFILE=/tmp/prof`` writes a
 CPU-time cProfile of each worker to ``/tmp/prof.w<I>`` when it stops.
 """
 
@@ -33,6 +43,7 @@ __all__ = ["main"]
 sweep_ttl_forever = getattr(app, "sweep_ttl_forever", None)
 
 PARENT_CHECK_SECONDS = 1.0
+EXIT_DATA_DIR = 78  # EX_CONFIG: the data directory cannot be used
 
 log = logging.getLogger("server")
 
@@ -47,11 +58,40 @@ def install_index_hook(cluster):
     Index.remote_partitions = remote_partitions
 
 
+def die_with_parent():
+    """SIGTERM when the parent dies (Linux; elsewhere the poll in run() does)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 async def run(args, serve):
     loop = asyncio.get_running_loop()
     db = build_database(args.index, args.count, enforce_throughput=getattr(serve, "enforce_throughput", False))
     cluster = Cluster(db, args.index, args.count, args.sockets, loop=loop)
     install_index_hook(cluster)
+    commit = None
+    data_dir = getattr(serve, "data_dir", None)
+    if data_dir is not None:
+        from kvstore.datadir import DurabilityError
+
+        from .commit import GroupCommit
+
+        cluster.recovering = True
+        try:
+            db._open(data_dir, serve.fsync or "always", serve.recover_corrupt, serve.snapshot_bytes,
+                     lock=False)
+        except DurabilityError as exc:
+            log.error("kvstore: %s", exc)
+            return EXIT_DATA_DIR
+        finally:
+            cluster.recovering = False
+        log.info("kvstore: %s", db.durable.report.summary())
+        commit = cluster.commit = GroupCommit(db.durable, loop)
     await cluster.start()
     connections = set()
     handler = cluster.handle
@@ -76,7 +116,7 @@ async def run(args, serve):
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
-    parent = os.getppid()
+    parent = getattr(args, "parent", None) or os.getppid()
 
     def watch_parent():
         # The supervisor is gone (killed): stop rather than serve alone.
@@ -92,7 +132,11 @@ async def run(args, serve):
     if sweeper is not None:
         sweeper.cancel()
     await server.shutdown(SHUTDOWN_GRACE)
+    await cluster.drain()  # transactions across workers decided before the links go
     await cluster.close()
+    if commit is not None:
+        commit.close()
+    db.close()  # the log flushed and fsynced
     return 0
 
 
@@ -105,10 +149,12 @@ def main(argv=None):
     parser.add_argument("--sockets", required=True)
     parser.add_argument("serve", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    args.parent = os.getppid()  # now, before anything: the supervisor may die while we recover
     serve_argv = args.serve[1:] if args.serve[:1] == ["--"] else args.serve
     serve = build_parser().parse_args(serve_argv or ["serve"])
     logging.basicConfig(stream=sys.stderr, level=serve.log_level.upper(),
                         format=f"[w{args.index}] %(message)s")
+    die_with_parent()
     profile = os.environ.get("KVSTORE_WORKER_PROFILE")  # a path prefix: cProfile each worker
     if profile:
         import cProfile

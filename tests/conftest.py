@@ -44,8 +44,8 @@ _TIMESTAMPS = {
 
 # KVSTORE_TEST_WORKERS=3: every server these tests start runs ``--workers 3``
 # (a supervisor and three worker processes), so the black-box tests check that
-# a multi-worker server behaves as one.  Servers on a data directory stay
-# single-process: --data-dir with --workers is not supported yet.
+# a multi-worker server behaves as one -- servers on a data directory too
+# (tests/durability/conftest.py does the same for its own servers).
 TEST_WORKERS = os.environ.get("KVSTORE_TEST_WORKERS")
 
 
@@ -53,7 +53,7 @@ class ServerProcess:
     """A real ``kvstore serve`` on a free loopback port."""
 
     def __init__(self, *args, timeout=30):
-        if TEST_WORKERS and "--workers" not in args and "--data-dir" not in args:
+        if TEST_WORKERS and "--workers" not in args:
             args = ("--workers", TEST_WORKERS, *args)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", "0", *args],

@@ -1,7 +1,8 @@
 """Helpers for the durability tests: servers on temporary data directories.
 
 ``DurableServer`` runs ``python -m server serve --port 0 --data-dir DIR ...``
-and parses its ready line (the session server of tests/conftest.py is
+(with ``--workers N`` added under ``KVSTORE_TEST_WORKERS=N``, as
+tests/conftest.py's servers) and parses its ready line (the session server of tests/conftest.py is
 memory-only and shared, so these tests start their own).  ``Client`` is a
 plain http.client JSON client: what is tested is the server, and a crash
 test wants many cheap requests.
@@ -23,8 +24,13 @@ READY = re.compile(r"listening on http://([\d.]+):(\d+)")
 WAIT = 30
 
 
+TEST_WORKERS = os.environ.get("KVSTORE_TEST_WORKERS")
+
+
 class DurableServer:
     def __init__(self, data_dir, *args, expect_ready=True):
+        if TEST_WORKERS and "--workers" not in args:
+            args = ("--workers", TEST_WORKERS, *args)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--port", "0", "--data-dir", str(data_dir), *args],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
