@@ -63,6 +63,19 @@ def item_key_fast(
     accepts (right type, non-empty S of at most limit/4 characters, any N,
     1..limit bytes); None otherwise."""
 
+def wire_key_fast(
+    key: Any, hash_name: str, hash_type: str, range_name: str | None, range_type: str | None
+) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """(hash AttributeValue, range AttributeValue or None) of a request's
+    wire ``Key`` that ``key_from_key`` certainly accepts unchanged (exactly
+    the key attributes; S of 1..limit UTF-8 bytes, canonical N; never B);
+    None otherwise."""
+
+def value_size_fast(av: Any) -> int:
+    """The size ``validate_value``'s walk gives ``av`` when it is valid and
+    stored unchanged (S, canonical N, BOOL, NULL, bytes B, M/L of those);
+    -1 otherwise."""
+
 class Ring:
     """Consistent-hash ring with ``vnodes`` virtual nodes per node.
 
@@ -101,6 +114,8 @@ class Partition:
     def item_count(self) -> int: ...
     def collection_size(self, hk: bytes) -> int: ...
     def get(self, hk: bytes, sk: bytes) -> Any | None: ...
+    def get_sized(self, hk: bytes, sk: bytes) -> tuple[Any, int] | None:
+        """(item, its size as given at put), or None."""
     def put(self, token: int, hk: bytes, sk: bytes, item: Any, size: int) -> Any | None:
         """Store and return the replaced item (or None). ``token`` must be the
         same for every put of one ``hk`` (ValueError otherwise)."""

@@ -22,8 +22,9 @@ when misused and never a DynamoDB error.
   node, a partition being the arc that ends at one vnode token.
 
 * Item fast paths (``validate_item_fast``, ``plain_item_fast``,
-  ``wire_item_plain``, ``plain_key_fast``, ``item_key_fast``): PutItem's and
-  the embedded API's conversions and checks, for items of the common shapes.
+  ``wire_item_plain``, ``plain_key_fast``, ``item_key_fast``,
+  ``wire_key_fast``, ``value_size_fast``): the server's and the embedded
+  API's conversions and checks, for items and keys of the common shapes.
   They decide nothing: each answers exactly as kvstore/values.py,
   kvstore/api/items.py or kvstore/embedded.py would, or returns None and
   lets that Python run (and raise).
@@ -687,6 +688,71 @@ def item_key_fast(item, str hash_name, str hash_type, range_name, range_type):
     return hav, rav
 
 
+cdef bint _wire_key_ok(object av, str type_, Py_ssize_t max_bytes):
+    """Whether ``av``, a key value as it arrives on the wire (not yet
+    validated), is certainly a valid key value of type ``type_`` that
+    values.validate_value returns unchanged: S of 1..limit UTF-8 bytes (no
+    lone surrogate), or N already in canonical text (B is base64 text on
+    the wire: never)."""
+    if type(av) is not dict or PyDict_GET_SIZE(av) != 1:
+        return False
+    v = (<dict>av).get(type_)
+    if type(v) is not str:
+        return False
+    if type_ == "S":
+        return 0 < PyUnicode_GET_LENGTH(v) and 0 <= _key_utf8_size(v) <= max_bytes
+    if type_ == "N":
+        return _canonical_number_size(v) >= 0
+    return False
+
+
+cdef Py_ssize_t _key_utf8_size(str s):
+    """UTF-8 size of a key string, or -1 if it holds a lone surrogate (which
+    UTF-8 cannot encode: the Python path decides what that answers)."""
+    if PyUnicode_IS_ASCII(s):
+        return PyUnicode_GET_LENGTH(s)
+    cdef Py_ssize_t n = 0
+    cdef Py_UCS4 c
+    for c in s:
+        if c < 0x80:
+            n += 1
+        elif c < 0x800:
+            n += 2
+        elif 0xD800 <= c <= 0xDFFF:
+            return -1
+        elif c < 0x10000:
+            n += 3
+        else:
+            n += 4
+    return n
+
+
+def wire_key_fast(key, str hash_name, str hash_type, range_name, range_type):
+    """(hash AttributeValue, range AttributeValue or None) of a request's
+    ``Key`` (wire form, unvalidated) that ``kvstore.api.items.key_from_key``
+    certainly accepts unchanged: a dict of exactly the key attributes, each
+    {type: value} with the schema's type, S non-empty within its limit, N
+    canonical; None otherwise (the Python then runs, and raises)."""
+    if type(key) is not dict or PyDict_GET_SIZE(key) != (1 if range_name is None else 2):
+        return None
+    hav = (<dict>key).get(hash_name)
+    if not _wire_key_ok(hav, hash_type, 2048):
+        return None
+    if range_name is None:
+        return hav, None
+    rav = (<dict>key).get(range_name)
+    if not _wire_key_ok(rav, range_type, 1024):
+        return None
+    return hav, rav
+
+
+def value_size_fast(av):
+    """The size values.validate_value's walk gives ``av`` when it returns
+    ``av`` unchanged and valid (S, canonical N, BOOL, NULL, bytes B, M and L
+    of those); -1 for anything else, errors included."""
+    return _fast_value_size(av, 1)
+
+
 # ---------------------------------------------------------------------------
 # Ring
 # ---------------------------------------------------------------------------
@@ -959,6 +1025,20 @@ cdef class Partition:
         if c.items is None:
             return c.item1 if c.sk1 == sk else None
         return c.items.get(sk)
+
+    def get_sized(self, bytes hk not None, bytes sk not None):
+        """(item, its size as given at put) stored under (hk, sk), or None."""
+        cdef _Collection c = self._colls.get(hk)
+        if c is None:
+            return None
+        if c.items is None:
+            if c.sk1 == sk:
+                return c.item1, c.nbytes
+            return None
+        item = c.items.get(sk)
+        if item is None:
+            return None
+        return item, c.sizes[sk]
 
     def put(self, token, bytes hk not None, bytes sk not None, item, size):
         """Store ``item`` under (hk, sk) and return the item it replaces, or None."""

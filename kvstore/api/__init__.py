@@ -5,6 +5,12 @@ handler ``(db, req) -> dict``.  :func:`dispatch` is the one entry point that
 the HTTP server and the embedded ``Database.request`` both call, so their
 behaviour cannot drift apart: it checks the request's members against the
 operation's spec (``specs.py``, ``validation.py``), then runs the handler.
+
+``FAST_PATHS`` come first: for the hot operations, a function that answers
+a request which is certainly valid and plain, without the general checks,
+or returns None and leaves it to them (``items.get_fast`` and its kin; each
+answers exactly as the general path would, tested in
+tests/unit/test_server_fast.py).
 """
 
 from ..errors import UnknownOperationException
@@ -43,8 +49,15 @@ OPERATIONS = {
     "DescribeContinuousBackups": control.describe_continuous_backups,
 }
 
+FAST_PATHS = {**items.FAST_PATHS, "Query": read.query_fast}
+
 
 def dispatch(db, operation, req):
+    fast = FAST_PATHS.get(operation)
+    if fast is not None:
+        out = fast(db, req)
+        if out is not None:
+            return out
     handler = OPERATIONS.get(operation)
     if handler is None:
         raise UnknownOperationException()

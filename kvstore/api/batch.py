@@ -17,17 +17,19 @@ Each item is then read or written on its own (a batch is not a transaction):
   prepared transaction holds the item.  If throughput refused every request
   of the batch, DynamoDB answers ProvisionedThroughputExceededException
   instead;
-- writes reuse ``items``' prepared writes (``PutWrite``/``DeleteWrite``,
-  unconditional) and ``items.execute``;
+- writes are unconditional puts and deletes: one ``table.write`` or
+  ``table.remove`` each (what ``items.execute`` does for them), which
+  returns the item replaced;
 - ConsumedCapacity is a list with one entry per table (``capacity.Consumed``).
 """
 
 import msgspec
 
+from .._core import value_size_fast, wire_key_fast
 from ..capacity import Consumed, read_units, render_list
 from ..errors import ProvisionedThroughputExceededException, ValidationException
 from ..expressions import Resolver, check_expression_parameters, project
-from ..values import MAX_ITEM_SIZE, item_size, validate_item_with_size, validate_value
+from ..values import MAX_ITEM_SIZE, validate_item_with_size, validate_value
 from . import items
 from .legacy import attributes_to_get, check_no_mixing
 from .specs import KEYS_AND_ATTRIBUTES
@@ -50,6 +52,37 @@ _encode = msgspec.json.Encoder(order="sorted").encode
 def _key_fingerprint(key):
     """Identity of a key given as validated values, before any table is known."""
     return _encode(key)
+
+
+def _encodable(text):
+    """Whether UTF-8 can encode ``text`` (no lone surrogate); the JSON
+    fingerprint of one that cannot fails, and so must this path."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _plain_fingerprint(key):
+    """The identity of a key of one or two attributes whose values are
+    ``{type: str}`` and valid as sent (``validate_value`` keeps them): the
+    sorted (name, type, text) triples -- equal exactly when the validated
+    keys are, as _key_fingerprint's JSON is; None for any other key, which
+    is then validated and fingerprinted the long way."""
+    if type(key) is not dict or not 0 < len(key) <= 2:
+        return None
+    out = []
+    for name, av in key.items():
+        if type(av) is not dict or len(av) != 1:
+            return None
+        for tag, v in av.items():
+            if type(v) is not str or value_size_fast(av) < 0 or not (v.isascii() or _encodable(v)):
+                return None
+            out.append((name, tag, v))
+    if len(out) == 2 and out[1][0] < out[0][0]:
+        out.reverse()
+    return tuple(out)
 
 
 def _throttled_everything(refused, total):
@@ -76,8 +109,14 @@ def _check_get_table(entry):
     keys = []
     seen = set()
     for key in entry["Keys"]:
-        checked = {name: validate_value(av) for name, av in key.items()}
-        fingerprint = _key_fingerprint(checked)
+        fingerprint = _plain_fingerprint(key)
+        if fingerprint is None:
+            checked = {name: validate_value(av) for name, av in key.items()}
+            # The validated key's own plain fingerprint when it has one, so that
+            # {"N": "01"} meets {"N": "1"} (validated, they are one key).
+            fingerprint = _plain_fingerprint(checked)
+            if fingerprint is None:
+                fingerprint = _key_fingerprint(checked)
         if fingerprint in seen:
             raise ValidationException(_DUPLICATES)
         seen.add(fingerprint)
@@ -107,7 +146,14 @@ def batch_get_item(db, req):
         plan[4] = items.get_table(db, plan[0])
     located = []
     for name, entry, keys, paths, table in plans:
-        located.append([table.locate(*items.key_from_key(table, key)) for key in keys])
+        locs = []
+        schema = (table.hash_key, table.hash_type, table.range_key, table.range_type)
+        for key in keys:
+            found = wire_key_fast(key, *schema)
+            if found is None:
+                found = items.key_from_key(table, key)
+            locs.append(table.locate(found[0], found[1]))
+        located.append(locs)
 
     throughput = db.throughput
     measuring = req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES") or throughput.enabled
@@ -131,8 +177,12 @@ def batch_get_item(db, req):
                 refused += 1
                 left.append(key)
                 continue
-            item = table.read(loc)
-            n = item_size(item) if item is not None else 0
+            # The size stored beside the item (its item_size) rather than a walk.
+            stored = loc[0].get_sized(loc[2], loc[3])
+            if stored is None:
+                item, n = None, 0
+            else:
+                item, n = stored
             if size + n > MAX_RESPONSE_BYTES:
                 full = True
                 left.append(key)
@@ -178,15 +228,25 @@ def _check_write_request(request):
 
 
 def _prepare_write(table, kind, value, size):
+    """(location, item to store or None for a delete, size, key AVs): an
+    unconditional write, applied by _apply_write."""
     if kind == "Put":
         hash_av, range_av = items.key_from_item(table, value)
         if table.indexes:
             table.check_index_keys(value)
-        write = items.PutWrite(table, hash_av, range_av, None, {})
-        write.item, write.size = value, size
-        return write
+        return table.locate(hash_av, range_av), value, size, (hash_av, range_av)
     hash_av, range_av = items.key_from_key(table, value)
-    return items.DeleteWrite(table, hash_av, range_av, None, {})
+    return table.locate(hash_av, range_av), None, 0, (hash_av, range_av)
+
+
+def _apply_write(table, write):
+    """Store or delete: what ``items.execute`` does for an unconditional
+    PutWrite/DeleteWrite (``table.write`` returns the item it replaces, so
+    no separate read).  Returns (old, new)."""
+    loc, item, size, _ = write
+    if item is not None:
+        return table.write(loc, item, size), item
+    return table.remove(loc), None
 
 
 def batch_write_item(db, req):
@@ -201,7 +261,7 @@ def batch_write_item(db, req):
         writes = []
         for kind, value, size in requests:
             write = _prepare_write(table, kind, value, size)
-            key = (write.loc[2], write.loc[3])
+            key = (write[0][2], write[0][3])
             if key in seen:
                 raise ValidationException(_DUPLICATES)
             seen.add(key)
@@ -226,18 +286,19 @@ def batch_write_item(db, req):
                 refused += 1
                 left.append(original)
                 continue
-            if locks._held and locks.holder((table.name, write.loc[2], write.loc[3])) is not None:
+            loc = write[0]
+            if locks._held and locks.holder((table.name, loc[2], loc[3])) is not None:
                 left.append(original)
                 continue
-            old, new = items.execute(write)
+            old, new = _apply_write(table, write)
             if c is not None:
                 one = Consumed(table)
-                one.add_item_write(old, new, write.loc)
+                one.add_item_write(old, new, loc)
                 throughput.charge(one)
                 for index, units in one.writes.items():
                     c.add_write(units, index)
             if metrics_asked:
-                m = items.item_collection_metrics(table, write.key, write.loc)
+                m = items.item_collection_metrics(table, items.key_dict(table, *write[3]), loc)
                 if m is not None:
                     metrics.setdefault(name, []).append(m)
         if left:

@@ -27,19 +27,34 @@ general path.  The common items' validation and key checks are answered by
 the compiled core when it can (``values.validate_item_with_size``,
 :func:`key_from_item`), by the Python otherwise.
 
+The server's common requests skip the general path altogether:
+:func:`get_fast`, :func:`put_fast` and :func:`update_fast` (``FAST_PATHS``,
+tried by ``kvstore.api.dispatch`` before ``validate_request``) answer a
+request only when it is certainly valid and plain -- a table that exists
+(so its name is valid), a key the core accepts as is (``wire_key_fast``),
+values the core finds valid and unchanged, no member that asks for more --
+and return None for anything else, which then takes the general path and
+gets its exact answer or error.  What they do for the requests they take
+is what the general path does for them (tests/unit/test_server_fast.py
+holds them to it), minus the checks that pass by construction.
+
 The key checks here are shared by every operation that names an item:
 :func:`key_from_key` for a ``Key`` parameter and :func:`key_from_item` for
 a whole item (PutItem).  Legacy parameters are converted by ``legacy.py``;
 expressions are the ``kvstore.expressions`` library's.
 """
 
-from .._core import item_key_fast
+from .._core import item_key_fast, validate_item_fast, value_size_fast, wire_key_fast
 from ..capacity import Consumed, read_units
 from ..errors import (
     ConditionalCheckFailedException, ResourceNotFoundException, TransactionConflictException, ValidationException,
 )
-from ..expressions import Resolver, apply_update, check_expression_parameters, check_key_update, evaluate, project
-from ..values import MAX_ITEM_SIZE, decode_binary, item_size, validate_item_with_size, validate_value
+from ..expressions import (
+    Resolver, apply_update, check_expression_parameters, check_key_update, evaluate, parse_update, project,
+)
+from ..expressions.ast import Value
+from ..expressions.resolve import NAME_KEY, VALUE_KEY
+from ..values import MAX_ITEM_SIZE, decode_binary, item_size, validate_item_with_size, validate_value, value_size
 from .legacy import AttributeUpdates, attributes_to_get, check_no_mixing, expected_condition
 from .specs import SPECS
 
@@ -48,6 +63,7 @@ __all__ = [
     "get_table", "key_from_key", "key_from_item", "check_item_key", "key_dict", "make_resolver",
     "ItemWrite", "PutWrite", "DeleteWrite", "UpdateWrite",
     "prepare_put", "prepare_delete", "prepare_update", "execute", "item_collection_metrics",
+    "get_fast", "put_fast", "update_fast", "FAST_PATHS",
 ]
 
 MAX_HASH_KEY_BYTES = 2048
@@ -534,3 +550,186 @@ def get_item(db, req):
         if mode in ("TOTAL", "INDEXES"):
             out["ConsumedCapacity"] = consumed.render(mode)
     return out
+
+
+# -- fast paths: the server's common requests, certainly valid -------------------
+# Each returns the answer, or None: "not mine", and dispatch runs the general
+# path (validate_request, then the handler), which answers or raises exactly.
+# The request is never modified, so the general path sees it as it came.
+
+
+def get_fast(db, req):
+    """GetItem of only TableName and Key, the key certainly valid (S or
+    canonical N values), throughput not enforced: what ``get_item`` answers."""
+    if len(req) != 2 or db.throughput.enabled:
+        return None
+    name = req.get("TableName")
+    if type(name) is not str:
+        return None
+    table = db.tables.get(name)
+    if table is None:
+        return None
+    found = wire_key_fast(req.get("Key"), table.hash_key, table.hash_type, table.range_key, table.range_type)
+    if found is None:
+        return None
+    stored = table.read(table.locate(found[0], found[1]))
+    if stored is None:
+        return {}
+    return {"Item": stored}
+
+
+def put_fast(db, req):
+    """PutItem of only TableName and Item, the item of the core's common
+    shapes: ``put_valid`` (``put_item``'s own branch for such a request)
+    without the request's validation, which such a request passes."""
+    if len(req) != 2:
+        return None
+    name = req.get("TableName")
+    if type(name) is not str or name not in db.tables:
+        return None
+    found = validate_item_fast(req.get("Item"))
+    if found is None:
+        return None
+    put_valid(db, name, found[0], found[1])
+    return {}
+
+
+# UpdateExpression text -> ((raw attribute name or #placeholder, :placeholder), ...)
+# for an expression of only ``SET <top-level name> = :value`` actions, or False.
+_SET_PLANS = {}
+_SET_PLANS_MAX = 1024
+_UPDATE_FAST_MEMBERS = frozenset((
+    "TableName", "Key", "UpdateExpression", "ExpressionAttributeNames", "ExpressionAttributeValues",
+    "ReturnValues",
+))
+_RETURN_VALUES = frozenset(("NONE", "ALL_OLD", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW"))
+
+
+def _set_plan(text):
+    plan = False
+    try:
+        parsed = parse_update(text)
+    except ValidationException:
+        parsed = None
+    if parsed is not None:
+        actions = []
+        for clause, path, operand in parsed.actions:
+            elements = path.elements
+            if (
+                clause != "SET" or len(elements) != 1 or type(elements[0]) is not str
+                or type(operand) is not Value or not VALUE_KEY.fullmatch(operand.name)
+                or (elements[0][0] == "#" and not NAME_KEY.fullmatch(elements[0]))
+            ):
+                break
+            actions.append((elements[0], operand.name))
+        else:
+            if len({placeholder for _, placeholder in actions}) == len(actions):
+                plan = tuple(actions)  # else a value used twice: the general path
+    if len(_SET_PLANS) >= _SET_PLANS_MAX:
+        _SET_PLANS.clear()
+    _SET_PLANS[text] = plan
+    return plan
+
+
+def _stored_value_size(av):
+    n = value_size_fast(av)
+    return n if n >= 0 else value_size(av)
+
+
+def update_fast(db, req):
+    """UpdateItem of ``SET name = :value, ...`` on top-level attributes (the
+    names literal or #placeholders), no condition, ReturnValues any, throughput
+    not enforced, every placeholder defined and used, the values valid as
+    sent, no key attribute or name targeted twice: what ``update_item``
+    answers.  The new item's size is the stored one's, less the replaced
+    attributes, plus the new ones (no walk of the whole item)."""
+    if not _UPDATE_FAST_MEMBERS.issuperset(req) or db.throughput.enabled:
+        return None
+    text = req.get("UpdateExpression")
+    if type(text) is not str:
+        return None
+    plan = _SET_PLANS.get(text)
+    if plan is None:
+        plan = _set_plan(text)
+    if not plan:
+        return None
+    rv = req.get("ReturnValues")
+    if rv is not None and rv not in _RETURN_VALUES:
+        return None
+    name = req.get("TableName")
+    if type(name) is not str:
+        return None
+    table = db.tables.get(name)
+    if table is None:
+        return None
+    names = req.get("ExpressionAttributeNames")
+    values = req.get("ExpressionAttributeValues")
+    if type(values) is not dict or len(values) != len(plan) or (names is not None and (type(names) is not dict
+                                                                                       or not names)):
+        return None
+    sets = {}
+    used_names = 0
+    key_names = table.key_names
+    for element, placeholder in plan:
+        if element[0] == "#":
+            if names is None:
+                return None
+            attribute = names.get(element)
+            if type(attribute) is not str:
+                return None
+            used_names += 1
+        else:
+            attribute = element
+        av = values.get(placeholder)
+        if av is None or attribute in sets or attribute in key_names:
+            return None
+        n = value_size_fast(av)
+        if n < 0:
+            return None
+        sets[attribute] = (av, n)
+    # Every name and value used (each once: a name used twice would target
+    # one attribute twice, refused above; the plan's values are distinct).
+    if names is not None and used_names != len(names):
+        return None
+    if len(sets) != len(values):
+        return None
+    found = wire_key_fast(req.get("Key"), table.hash_key, table.hash_type, table.range_key, table.range_type)
+    if found is None:
+        return None
+    hash_av, range_av = found
+    loc = table.locate(hash_av, range_av)
+    partition, _token, hk, sk = loc
+    locks = db.locks
+    if locks._held and locks.holder((name, hk, sk)) is not None:
+        raise TransactionConflictException("Transaction is ongoing for the item")
+    stored = partition.get_sized(hk, sk)
+    if stored is None:
+        old = None
+        new = key_dict(table, hash_av, range_av)
+        size = item_size(new)
+    else:
+        old, size = stored
+        new = dict(old)
+    for attribute, (av, n) in sets.items():
+        was = new.get(attribute)
+        if was is None:
+            size += len(attribute.encode("utf-8", "surrogatepass")) + n
+        else:
+            size += n - _stored_value_size(was)
+        new[attribute] = av
+    if size > MAX_ITEM_SIZE:
+        raise ValidationException("Item size to update has exceeded the maximum allowed size")
+    table.write(loc, new, size)
+    if rv is None or rv == "NONE":
+        return {}
+    if rv == "ALL_OLD":
+        attributes = old
+    elif rv == "ALL_NEW":
+        attributes = new
+    else:
+        paths = tuple((attribute,) for attribute in sets)
+        attributes = project(old if rv == "UPDATED_OLD" else new, paths)
+    return {"Attributes": attributes} if attributes else {}
+
+
+FAST_PATHS = {"GetItem": get_fast, "PutItem": put_fast, "UpdateItem": update_fast}

@@ -20,6 +20,12 @@ Both operations go through :func:`do_query`, in three steps:
    size answers a LastEvaluatedKey: the table key, plus the index key on an
    index, of the last entry evaluated.
 
+:func:`query_fast` (tried by ``kvstore.api.dispatch`` first) answers the
+common Query -- a key condition on the table's key, its values valid as
+sent, nothing else but ScanIndexForward, a page under 1 MB -- from a plan of
+the key condition cached by its text, and returns None for anything else
+(the general path then answers or raises exactly).
+
 Index entries hold the item as the index projects it.  An LSI can answer
 more than it projects (DynamoDB fetches the rest from the table), a GSI
 cannot: Select=ALL_ATTRIBUTES on a GSI that does not project ALL is refused.
@@ -30,12 +36,15 @@ from ..errors import ValidationException
 from ..expressions import Resolver, check_expression_parameters, compare_values, evaluate, project
 from ..expressions.ast import And, Between, Call, Compare, Const, In, Not, Or, Path
 from ..schema import TOKEN_SPACE, escape_sort_bytes, scan_order, table_key_suffix
-from .._core import encode_key_value, hash64, prefix_bounds
+from .._core import encode_key_value, hash64, prefix_bounds, value_size_fast
+from ..expressions import parse_condition
+from ..expressions.ast import Value
+from ..expressions.resolve import NAME_KEY, VALUE_KEY
 from ..values import item_size, validate_value
 from . import legacy, specs
 from .items import get_table
 
-__all__ = ["query", "scan", "do_query", "MAX_PAGE_BYTES"]
+__all__ = ["query", "scan", "do_query", "query_fast", "MAX_PAGE_BYTES"]
 
 MAX_PAGE_BYTES = 1024 * 1024
 
@@ -578,3 +587,158 @@ def do_query(db, req, is_query):
     if throughput.enabled:
         throughput.admit_read(plan.table, plan.index)
     return _read_page(plan, throughput)
+
+
+# -- the common Query, planned once per key condition text ---------------------------
+#
+# A plan is what the text alone says: ((attribute or #placeholder, operator,
+# (:placeholders...)), ...) for "k = :v" or "k = :v AND <range condition>",
+# the range condition one of = < <= > >= (either side), BETWEEN or
+# begins_with on a bare name; False for anything else.  Per request the
+# placeholders are substituted and every check the general path would make
+# on such a request is made again (or found to pass by construction); any
+# doubt returns None.
+
+_QUERY_PLANS = {}
+_QUERY_PLANS_MAX = 1024
+_QUERY_FAST_MEMBERS = frozenset((
+    "TableName", "KeyConditionExpression", "ExpressionAttributeValues", "ExpressionAttributeNames",
+    "ScanIndexForward",
+))
+
+
+def _plan_name(operand):
+    if type(operand) is not Path or len(operand.elements) != 1 or type(operand.elements[0]) is not str:
+        return None
+    name = operand.elements[0]
+    if name[0] == "#" and not NAME_KEY.fullmatch(name):
+        return None
+    return name
+
+
+def _plan_value(operand):
+    if type(operand) is not Value or not VALUE_KEY.fullmatch(operand.name):
+        return None
+    return operand.name
+
+
+def _plan_condition(node):
+    kind = type(node)
+    if kind is Compare:
+        if node.op not in _KEY_OPERATORS:
+            return None
+        name, value, op = _plan_name(node.left), _plan_value(node.right), node.op
+        if name is None:
+            name, value, op = _plan_name(node.right), _plan_value(node.left), _FLIPPED[node.op]
+        if name is None or value is None:
+            return None
+        return name, _KEY_OPERATORS[op], (value,)
+    if kind is Between:
+        name, low, high = _plan_name(node.operand), _plan_value(node.low), _plan_value(node.high)
+        if name is None or low is None or high is None:
+            return None
+        return name, "BETWEEN", (low, high)
+    if kind is Call and node.name == "begins_with" and len(node.args) == 2:
+        name, value = _plan_name(node.args[0]), _plan_value(node.args[1])
+        if name is None or value is None:
+            return None
+        return name, "BEGINS_WITH", (value,)
+    return None
+
+
+def _query_plan(text):
+    plan = False
+    try:
+        parsed = parse_condition(text, "KeyConditionExpression")
+    except ValidationException:
+        parsed = None
+    if parsed is not None:
+        root = parsed.root
+        parts = (root.left, root.right) if type(root) is And else (root,)
+        conditions = tuple(_plan_condition(part) for part in parts)
+        if all(c is not None for c in conditions) and conditions[0][1] == "EQ":
+            placeholders = [v for c in conditions for v in c[2]]
+            if len(set(placeholders)) == len(placeholders):
+                plan = conditions
+    if len(_QUERY_PLANS) >= _QUERY_PLANS_MAX:
+        _QUERY_PLANS.clear()
+    _QUERY_PLANS[text] = plan
+    return plan
+
+
+def query_fast(db, req):
+    """The common Query (see above): its answer, or None for the general path."""
+    if not _QUERY_FAST_MEMBERS.issuperset(req) or db.throughput.enabled:
+        return None
+    text = req.get("KeyConditionExpression")
+    if type(text) is not str:
+        return None
+    plan = _QUERY_PLANS.get(text)
+    if plan is None:
+        plan = _query_plan(text)
+    if not plan:
+        return None
+    name = req.get("TableName")
+    if type(name) is not str:
+        return None
+    table = db.tables.get(name)
+    if table is None:
+        return None
+    forward = req.get("ScanIndexForward", True)
+    if type(forward) is not bool:
+        return None
+    names = req.get("ExpressionAttributeNames")
+    values = req.get("ExpressionAttributeValues")
+    if type(values) is not dict or not values or (names is not None and (type(names) is not dict or not names)):
+        return None
+    used_names = used_values = 0
+    hash_value = None
+    range_condition = None
+    for element, op, placeholders in plan:
+        if element[0] == "#":
+            if names is None:
+                return None
+            attribute = names.get(element)
+            if type(attribute) is not str:
+                return None
+            used_names += 1
+        else:
+            attribute = element
+        if attribute == table.hash_key and hash_value is None and op == "EQ":
+            type_ = table.hash_type
+        elif attribute == table.range_key and range_condition is None and attribute != table.hash_key:
+            type_ = table.range_type
+        else:
+            return None  # another attribute, a key twice, a hash key not by "="
+        found = []
+        for placeholder in placeholders:
+            av = values.get(placeholder)
+            # Valid as sent, of the key's type (so ordering and begins_with
+            # on S or B only are allowed, and the general checks pass).
+            if av is None or value_size_fast(av) < 0 or len(av) != 1 or type_ not in av:
+                return None
+            found.append(av)
+            used_values += 1
+        if attribute == table.hash_key:
+            hash_value = found[0]
+        else:
+            if op == "BEGINS_WITH" and type_ == "N":
+                return None
+            if op == "BETWEEN" and compare_values(found[0], found[1]) > 0:
+                return None
+            range_condition = (op, found)
+    if hash_value is None or used_values != len(values) or (names is not None and used_names != len(names)):
+        return None
+    if table.hash_type != "N" and hash_value[table.hash_type] == "":
+        return None
+    hk = encode_key_value(hash_value)
+    partition = table.partitions[table.ring.partition_of(hash64(hk))]
+    if partition.collection_size(hk) >= MAX_PAGE_BYTES:
+        return None  # a page that may stop at 1 MB: the general path measures it
+    if range_condition is None:
+        pairs = partition.query(hk, None, None, True, True, not forward)
+    else:
+        lo, hi, lo_inclusive, hi_inclusive = _table_bounds(*range_condition)
+        pairs = partition.query(hk, lo, hi, lo_inclusive, hi_inclusive, not forward)
+    found = [item for _sk, item in pairs]
+    return {"Items": found, "Count": len(found), "ScannedCount": len(found)}

@@ -31,10 +31,11 @@ from kvstore.expressions.ast import (
 from kvstore.expressions.evaluate import compare_values, format_value, value_type
 from kvstore.expressions.parser import FUNCTIONS, parse_condition, parse_projection, parse_update
 
-__all__ = ["Resolver", "check_expression_parameters", "find_path_overlap"]
+__all__ = ["Resolver", "check_expression_parameters", "find_path_overlap", "NAME_KEY", "VALUE_KEY"]
 
-_NAME_KEY = re.compile(r"#[A-Za-z0-9_]+")
-_VALUE_KEY = re.compile(r":[A-Za-z0-9_]+")
+# What a key of ExpressionAttributeNames / ExpressionAttributeValues must look like.
+NAME_KEY = _NAME_KEY = re.compile(r"#[A-Za-z0-9_]+")
+VALUE_KEY = _VALUE_KEY = re.compile(r":[A-Za-z0-9_]+")
 
 _ORDERED_TYPES = frozenset(("N", "S", "B"))
 _ATTRIBUTE_TYPES = frozenset(("S", "N", "B", "NULL", "SS", "BOOL", "L", "BS", "NS", "M"))

@@ -1,0 +1,434 @@
+"""The dispatch fast paths (``kvstore.api.FAST_PATHS``) against the general path.
+
+``items.get_fast``, ``items.put_fast``, ``items.update_fast`` and
+``read.query_fast`` answer the server's common requests without
+``validate_request`` and the handlers' general checks, and must answer
+exactly as those would, or return None and let them run.  Each scenario
+here runs twice on fresh databases, once with the fast paths and once with
+``FAST_PATHS`` emptied: the answers, the errors (type and message) and the
+state after (items, the sizes stored beside them, index entries, stream
+records) must be the same.  Requests mix the plain shapes the fast paths
+take with everything near them that they must leave alone (bad keys,
+non-canonical numbers, placeholders missing or unused, key attributes
+targeted, conditions, other members).  A second group checks that the
+plain shapes do take the fast path (otherwise its speed is lost silently),
+and the batch operations' shortcuts (``_plain_fingerprint``, stored sizes,
+tuple writes) are held to the general answers the same way.
+"""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import kvstore
+from kvstore import api
+from kvstore.api import batch, items, read
+from kvstore.errors import DynamoDBError
+from kvstore.values import item_size
+
+# monkeypatch is only used through monkeypatch.context(), undone per example.
+many = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def _create(db):
+    def table(name, keys, types, **extra):
+        db.request("CreateTable", {
+            "TableName": name,
+            "KeySchema": [{"AttributeName": k, "KeyType": kt} for k, kt in keys],
+            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": t} for a, t in types],
+            "BillingMode": "PAY_PER_REQUEST", **extra,
+        })
+
+    table("t_hs", [("id", "HASH")], [("id", "S")])
+    table("t_hn", [("id", "HASH")], [("id", "N")])
+    table("t_rs", [("pk", "HASH"), ("sk", "RANGE")], [("pk", "S"), ("sk", "S")])
+    table("t_rn", [("pk", "HASH"), ("sk", "RANGE")], [("pk", "S"), ("sk", "N"), ("a", "S")],
+          GlobalSecondaryIndexes=[{"IndexName": "by_a", "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
+                                   "Projection": {"ProjectionType": "ALL"}}],
+          StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    # A few items to read, update and query.
+    for i in range(3):
+        db.request("PutItem", {"TableName": "t_hs", "Item": {"id": {"S": f"k{i}"}, "n": {"N": str(i)},
+                                                            "s": {"SS": ["x", "y"]}}})
+        db.request("PutItem", {"TableName": "t_hn", "Item": {"id": {"N": str(i)}, "a": {"S": "é" * i}}})
+        for j in range(4):
+            db.request("PutItem", {"TableName": "t_rs", "Item": {"pk": {"S": f"p{i}"}, "sk": {"S": f"s{j}"},
+                                                                "v": {"N": str(j)}}})
+            db.request("PutItem", {"TableName": "t_rn", "Item": {"pk": {"S": f"p{i}"}, "sk": {"N": str(j - 1)},
+                                                                "a": {"S": "A"}, "m": {"M": {"x": {"L": []}}}}})
+
+
+def _outcome(db, operation, req):
+    try:
+        return ("ok", db.request(operation, req))
+    except DynamoDBError as e:
+        return (type(e).__name__, e.message)
+    except Exception as e:  # a 500 on the server: the same one either way
+        return (type(e).__name__, str(e))
+
+
+def _state(db):
+    state = {}
+    for name, table in sorted(db.tables.items()):
+        rows = []
+        for partition in table.partitions.values():
+            for _token, hk, sk, item in partition.scan():
+                stored, size = partition.get_sized(hk, sk)
+                assert stored is item
+                assert size == item_size(item), (name, item, size)
+                rows.append(repr(item))
+        state[name] = (sorted(rows), table.size_bytes)
+        for index in table.indexes:
+            state[name + "/" + index.name] = sorted(
+                repr(item) for p in index.partitions.values() for *_, item in p.scan())
+        if table.stream is not None:
+            state[name + "/stream"] = sorted(
+                repr((r["eventName"], r["dynamodb"].get("Keys"), r["dynamodb"].get("OldImage"),
+                      r["dynamodb"].get("NewImage"), r["dynamodb"]["SizeBytes"]))
+                for shard in table.stream.by_id.values() for _, r in shard.records)
+    return state
+
+
+def _both(requests, monkeypatch):
+    """(outcomes, state) with the fast paths, then without; asserted equal."""
+    results = []
+    for fast in (True, False):
+        with monkeypatch.context() as m:
+            if not fast:
+                m.setattr(api, "FAST_PATHS", {})
+            db = kvstore.Database()
+            _create(db)
+            outcomes = [_outcome(db, op, req) for op, req in requests]
+            results.append((outcomes, _state(db)))
+    (fast_out, fast_state), (slow_out, slow_state) = results
+    for request, a, b in zip(requests, fast_out, slow_out):
+        assert a == b, request
+    assert fast_state == slow_state
+    return fast_out
+
+
+# -- strategies --------------------------------------------------------------------
+
+texts = st.one_of(st.text(max_size=8), st.sampled_from(["", "k0", "k1", "p1", "s2", "é", "\ud800", "x" * 600,
+                                                        "é" * 1100, "x" * 2049]))
+numbers = st.one_of(st.integers(-5, 5).map(str), st.sampled_from([
+    "0", "-0", "01", "1.0", "1.50", "1E2", "1e-131", "1e200", "", "x", "9" * 38, "9" * 39, "0.05", "-1",
+]))
+key_values = st.one_of(
+    st.builds(lambda v: {"S": v}, texts),
+    st.builds(lambda v: {"N": v}, numbers),
+    st.sampled_from([{"B": "YWJj"}, {"B": "!"}, {"S": 5}, {"N": 1}, {}, None, {"S": "a", "N": "1"},
+                     {"SS": ["a"]}, {"NULL": True}, "k1", {"S": None}]),
+)
+plain_values = st.one_of(
+    key_values,
+    st.sampled_from([{"BOOL": True}, {"NULL": True}, {"NULL": False}, {"SS": ["a", "a"]}, {"NS": ["1", "01"]},
+                     {"M": {"a": {"S": "b"}}}, {"L": [{"N": "1"}]}, {"S": "y" * 410_000}, {"X": "1"}]),
+)
+tables = st.sampled_from(["t_hs", "t_hn", "t_rs", "t_rn", "missing", "ab", 5, None])
+key_names = st.sampled_from(["id", "pk", "sk", "a", "n"])
+keys = st.one_of(
+    st.dictionaries(key_names, key_values, max_size=3),
+    st.builds(lambda v: {"id": v}, key_values),
+    st.builds(lambda a, b: {"pk": a, "sk": b}, key_values, key_values),
+    st.sampled_from([None, [], "k", {"id": {"S": "k1"}, "x": {"S": "y"}}]),
+)
+extras = st.sampled_from([{}, {}, {}, {"ConsistentRead": True}, {"ReturnConsumedCapacity": "TOTAL"},
+                          {"ReturnConsumedCapacity": "NONE"}, {"ProjectionExpression": "n"},
+                          {"ConditionExpression": "attribute_exists(id)"}, {"Bogus": 1}, {"TableName": "t_hs"}])
+
+
+@st.composite
+def get_requests(draw):
+    req = {"TableName": draw(tables), "Key": draw(keys)}
+    req.update(draw(extras))
+    return "GetItem", req
+
+
+@st.composite
+def put_requests(draw):
+    item = draw(keys)
+    if type(item) is dict:
+        item = {**item, **draw(st.dictionaries(st.sampled_from(["n", "a", "b", "é"]), plain_values, max_size=3))}
+    req = {"TableName": draw(tables), "Item": item}
+    if draw(st.integers(0, 4)) == 0:
+        req.update(draw(extras))
+    return "PutItem", req
+
+
+UPDATE_EXPRESSIONS = [
+    "SET #n = :n", "SET a = :a", "SET a = :a, #n = :n", "SET #n = :n, #n = :a", "SET id = :a", "SET #k = :a",
+    "SET a = :a REMOVE b", "SET a.b = :a", "ADD a :a", "SET a = :a, b = :a", "set a=:a", "SET a = :n + :a",
+    "SET a = if_not_exists(a, :a)", "SET name = :a", "SET a = :a, b = :n", "SET #n = :n, b = :a", "",
+    "SET a[1] = :a", "SET #x = :a", 5,
+]
+
+
+@st.composite
+def update_requests(draw):
+    req = {"TableName": draw(tables), "Key": draw(keys), "UpdateExpression": draw(st.sampled_from(UPDATE_EXPRESSIONS))}
+    names = draw(st.sampled_from([None, None, {"#n": "n"}, {"#n": "id"}, {"#n": "a"}, {"#n": "n", "#x": "y"}, {},
+                                  {"#n": 5}, {"#k": "pk"}, {"#n": "b"}, {"#n": None}, "x"]))
+    if names is not None:
+        req["ExpressionAttributeNames"] = names
+    values = draw(st.one_of(
+        st.dictionaries(st.sampled_from([":n", ":a", ":b"]), plain_values, max_size=3),
+        st.sampled_from([None, {}, [], {":n": {"N": "1"}, ":a": {"S": "x"}}, {":a": {"S": "x"}}, {":n": {"N": "7"}}]),
+    ))
+    if values is not None:
+        req["ExpressionAttributeValues"] = values
+    rv = draw(st.sampled_from([None, None, "NONE", "ALL_NEW", "ALL_OLD", "UPDATED_OLD", "UPDATED_NEW", "BAD", 1]))
+    if rv is not None:
+        req["ReturnValues"] = rv
+    if draw(st.integers(0, 5)) == 0:
+        req.update(draw(extras))
+    return "UpdateItem", req
+
+
+KEY_CONDITIONS = [
+    "pk = :p", ":p = pk", "#p = :p", "pk = :p AND sk > :s", "pk = :p AND :s <= sk", "pk = :p AND sk BETWEEN :s AND :t",
+    "pk = :p AND begins_with(sk, :s)", "sk = :s AND pk = :p", "pk = :p AND pk = :s", "pk < :p", "pk = :p OR sk = :s",
+    "x = :p", "id = :p", "pk = :p AND #s < :s", "pk = :p AND sk = :p", "(pk = :p)", "pk = :p AND x = :s", "",
+    "pk = :p AND begins_with(#s, :s)", "pk = :p and sk >= :s", "begins_with(pk, :p)", "pk.x = :p", 3,
+]
+
+
+@st.composite
+def query_requests(draw):
+    req = {"TableName": draw(st.sampled_from(["t_rs", "t_rn", "t_hs", "t_hn", "missing", 7])),
+           "KeyConditionExpression": draw(st.sampled_from(KEY_CONDITIONS))}
+    names = draw(st.sampled_from([None, None, {"#p": "pk"}, {"#s": "sk"}, {"#p": "pk", "#s": "sk"}, {"#p": "sk"},
+                                  {}, {"#p": 1}, {"#p": "pk", "#z": "z"}, {"#s": "pk"}]))
+    if names is not None:
+        req["ExpressionAttributeNames"] = names
+    value = st.one_of(key_values, st.sampled_from([{"S": "p1"}, {"S": "p2"}, {"S": "s1"}, {"N": "1"}, {"N": "-1"},
+                                                   {"S": "s"}, {"N": "2"}, {"BOOL": True}]))
+    values = draw(st.one_of(
+        st.fixed_dictionaries({":p": value}, optional={":s": value, ":t": value, ":z": value}),
+        st.sampled_from([None, {}, "x"]),
+    ))
+    if values is not None:
+        req["ExpressionAttributeValues"] = values
+    forward = draw(st.sampled_from([None, None, True, False, "no"]))
+    if forward is not None:
+        req["ScanIndexForward"] = forward
+    more = draw(st.sampled_from([{}, {}, {}, {"Limit": 2}, {"Select": "COUNT"}, {"ConsistentRead": True},
+                                 {"FilterExpression": "v > :p"}, {"IndexName": "by_a"}, {"Unknown": 1}]))
+    req.update(more)
+    return "Query", req
+
+
+requests = st.one_of(get_requests(), put_requests(), update_requests(), query_requests())
+
+
+# -- the fast paths answer as the general path does ------------------------------------
+
+
+@many
+@given(st.lists(requests, min_size=1, max_size=12))
+def test_fast_paths_match_the_general_path(monkeypatch, sequence):
+    _both(sequence, monkeypatch)
+
+
+def test_fast_paths_match_on_the_plain_requests(monkeypatch):
+    sequence = [
+        ("GetItem", {"TableName": "t_hs", "Key": {"id": {"S": "k1"}}}),
+        ("GetItem", {"TableName": "t_hs", "Key": {"id": {"S": "nope"}}}),
+        ("GetItem", {"TableName": "t_hn", "Key": {"id": {"N": "2"}}}),
+        ("GetItem", {"TableName": "t_hn", "Key": {"id": {"N": "02"}}}),
+        ("GetItem", {"TableName": "t_rs", "Key": {"pk": {"S": "p1"}, "sk": {"S": "s3"}}}),
+        ("PutItem", {"TableName": "t_hs", "Item": {"id": {"S": "k9"}, "n": {"N": "1.5"}, "m": {"M": {}}}}),
+        ("PutItem", {"TableName": "t_rn", "Item": {"pk": {"S": "p1"}, "sk": {"N": "7"}, "a": {"S": "B"}}}),
+        ("PutItem", {"TableName": "t_rn", "Item": {"pk": {"S": "p1"}, "sk": {"N": "8"}, "a": {"N": "1"}}}),
+        ("UpdateItem", {"TableName": "t_hs", "Key": {"id": {"S": "k1"}}, "UpdateExpression": "SET #n = :n",
+                        "ExpressionAttributeNames": {"#n": "n"}, "ExpressionAttributeValues": {":n": {"N": "5"}}}),
+        ("UpdateItem", {"TableName": "t_hs", "Key": {"id": {"S": "new"}}, "UpdateExpression": "SET a = :a, b = :b",
+                        "ExpressionAttributeValues": {":a": {"S": "é"}, ":b": {"L": [{"NULL": True}]}},
+                        "ReturnValues": "ALL_NEW"}),
+        ("UpdateItem", {"TableName": "t_hs", "Key": {"id": {"S": "k2"}}, "UpdateExpression": "SET s = :a",
+                        "ExpressionAttributeValues": {":a": {"S": "set replaced"}}, "ReturnValues": "UPDATED_OLD"}),
+        ("UpdateItem", {"TableName": "t_rn", "Key": {"pk": {"S": "p0"}, "sk": {"N": "0"}},
+                        "UpdateExpression": "SET a = :a", "ExpressionAttributeValues": {":a": {"S": "Z"}},
+                        "ReturnValues": "ALL_OLD"}),
+        ("UpdateItem", {"TableName": "t_rn", "Key": {"pk": {"S": "p0"}, "sk": {"N": "1"}},
+                        "UpdateExpression": "SET a = :a", "ExpressionAttributeValues": {":a": {"N": "3"}}}),
+        ("UpdateItem", {"TableName": "t_hs", "Key": {"id": {"S": "k0"}}, "UpdateExpression": "SET big = :a",
+                        "ExpressionAttributeValues": {":a": {"S": "x" * 409_600}}}),
+        ("Query", {"TableName": "t_rs", "KeyConditionExpression": "pk = :p",
+                   "ExpressionAttributeValues": {":p": {"S": "p1"}}}),
+        ("Query", {"TableName": "t_rs", "KeyConditionExpression": "#p = :p AND sk BETWEEN :a AND :b",
+                   "ExpressionAttributeNames": {"#p": "pk"}, "ScanIndexForward": False,
+                   "ExpressionAttributeValues": {":p": {"S": "p1"}, ":a": {"S": "s1"}, ":b": {"S": "s2"}}}),
+        ("Query", {"TableName": "t_rs", "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+                   "ExpressionAttributeValues": {":p": {"S": "p1"}, ":a": {"S": "s3"}, ":b": {"S": "s2"}}}),
+        ("Query", {"TableName": "t_rn", "KeyConditionExpression": "pk = :p AND sk < :s",
+                   "ExpressionAttributeValues": {":p": {"S": "p2"}, ":s": {"N": "1"}}}),
+        ("Query", {"TableName": "t_rn", "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+                   "ExpressionAttributeValues": {":p": {"S": "p2"}, ":s": {"N": "1"}}}),
+        ("Query", {"TableName": "t_rs", "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+                   "ExpressionAttributeValues": {":p": {"S": "p2"}, ":s": {"S": "s"}}}),
+        ("Query", {"TableName": "t_rs", "KeyConditionExpression": "pk = :p",
+                   "ExpressionAttributeValues": {":p": {"S": ""}}}),
+    ]
+    out = _both(sequence, monkeypatch)
+    kinds = [kind for kind, _ in out]
+    # The GSI keys of the wrong type, and the item past 400 KB, are refused.
+    assert kinds[7] == kinds[12] == kinds[13] == "ValidationException", out
+    assert "maximum allowed size" in out[13][1]
+    assert kinds[:7] + kinds[8:12] == ["ok"] * 11, out
+
+
+@pytest.mark.parametrize("text", ["SET a = :a", "SET #n = :n, a = :a"])
+def test_update_fast_path_keeps_item_sizes_exact(text):
+    """The new size is computed from the stored one: it must stay item_size."""
+    db = kvstore.Database()
+    _create(db)
+    values = {":a": {"M": {"é": {"N": "-12.5"}, "l": {"L": [{"B": b"\x00\x01"}, {"BOOL": False}]}}}}
+    req = {"TableName": "t_hs", "Key": {"id": {"S": "k1"}}, "UpdateExpression": text,
+           "ExpressionAttributeValues": values}
+    if "#n" in text:
+        req["ExpressionAttributeNames"] = {"#n": "s"}  # replaces a string set
+        values[":n"] = {"N": "100"}
+    assert items.update_fast(db, req) == {}
+    _state(db)  # asserts every stored size is the item's item_size
+
+
+# -- the plain shapes do take the fast path ------------------------------------------
+
+
+def test_plain_requests_take_the_fast_path():
+    db = kvstore.Database()
+    _create(db)
+    assert items.get_fast(db, {"TableName": "t_hs", "Key": {"id": {"S": "k1"}}})["Item"]["n"] == {"N": "1"}
+    assert items.get_fast(db, {"TableName": "t_hs", "Key": {"id": {"S": "zz"}}}) == {}
+    assert items.get_fast(db, {"TableName": "t_rn", "Key": {"pk": {"S": "p1"}, "sk": {"N": "-1"}}}) is not None
+    assert items.put_fast(db, {"TableName": "t_hs", "Item": {"id": {"S": "z"}, "n": {"N": "2"}}}) == {}
+    assert items.update_fast(db, {
+        "TableName": "t_hs", "Key": {"id": {"S": "z"}}, "UpdateExpression": "SET #n = :n",
+        "ExpressionAttributeNames": {"#n": "n"}, "ExpressionAttributeValues": {":n": {"N": "3"}}}) == {}
+    assert db.request("GetItem", {"TableName": "t_hs", "Key": {"id": {"S": "z"}}})["Item"]["n"] == {"N": "3"}
+    out = read.query_fast(db, {"TableName": "t_rs", "KeyConditionExpression": "pk = :p",
+                               "ExpressionAttributeValues": {":p": {"S": "p1"}}})
+    assert out["Count"] == 4 and [i["sk"]["S"] for i in out["Items"]] == ["s0", "s1", "s2", "s3"]
+    out = read.query_fast(db, {"TableName": "t_rn", "KeyConditionExpression": "pk = :p AND sk >= :s",
+                               "ExpressionAttributeValues": {":p": {"S": "p1"}, ":s": {"N": "1"}},
+                               "ScanIndexForward": False})
+    assert [i["sk"]["N"] for i in out["Items"]] == ["2", "1"]
+
+
+def test_fast_paths_leave_the_rest_alone():
+    db = kvstore.Database()
+    _create(db)
+    assert items.get_fast(db, {"TableName": "t_hs", "Key": {"id": {"S": ""}}}) is None
+    assert items.get_fast(db, {"TableName": "t_hn", "Key": {"id": {"N": "01"}}}) is None
+    assert items.get_fast(db, {"TableName": "t_hs", "Key": {"id": {"S": "k1"}}, "ConsistentRead": True}) is None
+    assert items.put_fast(db, {"TableName": "t_hs", "Item": {"id": {"S": "z"}, "n": {"N": "1e2"}}}) is None
+    assert items.update_fast(db, {"TableName": "t_hs", "Key": {"id": {"S": "z"}}, "UpdateExpression": "SET id = :n",
+                                  "ExpressionAttributeValues": {":n": {"S": "3"}}}) is None
+    assert items.update_fast(db, {"TableName": "t_hs", "Key": {"id": {"S": "z"}}, "UpdateExpression": "SET a = :n",
+                                  "ExpressionAttributeValues": {":n": {"S": "3"}, ":x": {"S": "3"}}}) is None
+    assert read.query_fast(db, {"TableName": "t_rs", "KeyConditionExpression": "pk = :p",
+                                "ExpressionAttributeValues": {":p": {"S": "p1"}}, "Limit": 1}) is None
+    # Empty maps of placeholders are errors of their own.
+    assert items.update_fast(db, {"TableName": "t_hs", "Key": {"id": {"S": "z"}}, "UpdateExpression": "SET a = :n",
+                                  "ExpressionAttributeNames": {},
+                                  "ExpressionAttributeValues": {":n": {"S": "3"}}}) is None
+    assert read.query_fast(db, {"TableName": "t_rs", "KeyConditionExpression": "pk = :p",
+                                "ExpressionAttributeNames": {},
+                                "ExpressionAttributeValues": {":p": {"S": "p1"}}}) is None
+    assert db.tables["t_hs"].item_count == 3  # nothing written by a refused fast path
+
+
+def test_fast_paths_match_on_empty_placeholder_maps(monkeypatch):
+    _both([
+        ("UpdateItem", {"TableName": "t_hs", "Key": {"id": {"S": "z"}}, "UpdateExpression": "SET a = :n",
+                        "ExpressionAttributeNames": {}, "ExpressionAttributeValues": {":n": {"S": "3"}}}),
+        ("Query", {"TableName": "t_rs", "KeyConditionExpression": "pk = :p", "ExpressionAttributeNames": {},
+                   "ExpressionAttributeValues": {":p": {"S": "p1"}}}),
+        ("Query", {"TableName": "t_rs", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {}}),
+        ("UpdateItem", {"TableName": "t_hs", "Key": {"id": {"S": "z"}}, "UpdateExpression": "SET a = :n",
+                        "ExpressionAttributeValues": {}}),
+    ], monkeypatch)
+
+
+# -- the batch operations' shortcuts ---------------------------------------------------
+
+batch_keys = st.one_of(st.builds(lambda v: {"id": v}, key_values), keys)
+
+
+@many
+@given(st.lists(batch_keys, min_size=1, max_size=6), st.sampled_from(["t_hs", "t_hn", "t_rs", "missing"]))
+def test_batch_get_matches_the_per_key_path(monkeypatch, key_list, table):
+    """BatchGetItem's fingerprints, key checks and stored sizes against the
+    original code: validate_value + JSON fingerprint, key_from_key, item_size."""
+    req = {"RequestItems": {table: {"Keys": key_list}}, "ReturnConsumedCapacity": "TOTAL"}
+    results = []
+    for fast in (True, False):
+        with monkeypatch.context() as m:
+            if not fast:
+                m.setattr(batch, "_plain_fingerprint", lambda key: None)
+                m.setattr(batch, "wire_key_fast", lambda *args: None)
+            db = kvstore.Database()
+            _create(db)
+            results.append(_outcome(db, "BatchGetItem", req))
+    assert results[0] == results[1]
+
+
+def test_batch_get_refuses_keys_equal_once_validated():
+    db = kvstore.Database()
+    _create(db)
+    for one, two in (({"N": "1"}, {"N": "01"}), ({"N": "100"}, {"N": "1E2"}), ({"N": "0"}, {"N": "-0"})):
+        with pytest.raises(DynamoDBError, match="Provided list of item keys contains duplicates"):
+            db.request("BatchGetItem", {"RequestItems": {"t_hn": {"Keys": [{"id": one}, {"id": two}]}}})
+
+
+def test_plain_fingerprint_equality_is_the_validated_keys_equality():
+    same = [({"a": {"S": "x"}, "b": {"N": "1"}}, {"b": {"N": "1"}, "a": {"S": "x"}})]
+    for one, two in same:
+        assert batch._plain_fingerprint(one) == batch._plain_fingerprint(two)
+    assert batch._plain_fingerprint({"a": {"N": "01"}}) is None  # normalised: the long way
+    assert batch._plain_fingerprint({"a": {"S": "x"}}) != batch._plain_fingerprint({"a": {"N": "x"}})
+    assert batch._plain_fingerprint({"a": {"S": "x"}, "b": {"S": "x"}, "c": {"S": "x"}}) is None
+
+
+@many
+@given(st.lists(st.tuples(st.sampled_from(["Put", "Delete"]), batch_keys,
+                          st.dictionaries(st.sampled_from(["n", "a"]), plain_values, max_size=2)),
+                min_size=1, max_size=6),
+       st.sampled_from(["t_hs", "t_rn", "missing"]),
+       st.sampled_from([{}, {"ReturnConsumedCapacity": "TOTAL"}, {"ReturnItemCollectionMetrics": "SIZE"}]))
+def test_batch_write_matches_items_execute(monkeypatch, writes, table, extra):
+    """BatchWriteItem's tuple writes against the ItemWrite + execute path."""
+    requests = []
+    for kind, key, rest in writes:
+        if kind == "Put":
+            requests.append({"PutRequest": {"Item": {**key, **rest} if type(key) is dict else key}})
+        else:
+            requests.append({"DeleteRequest": {"Key": key}})
+    req = {"RequestItems": {table: requests}, **extra}
+
+    def prepare(table_, kind, value, size):
+        if kind == "Put":
+            hash_av, range_av = items.key_from_item(table_, value)
+            if table_.indexes:
+                table_.check_index_keys(value)
+            write = items.PutWrite(table_, hash_av, range_av, None, {})
+            write.item, write.size = value, size
+        else:
+            hash_av, range_av = items.key_from_key(table_, value)
+            write = items.DeleteWrite(table_, hash_av, range_av, None, {})
+        return write.loc, write, size, (hash_av, range_av)
+
+    def apply(table_, write):
+        return items.execute(write[1])
+
+    results = []
+    for fast in (True, False):
+        with monkeypatch.context() as m:
+            if not fast:
+                m.setattr(batch, "_prepare_write", prepare)
+                m.setattr(batch, "_apply_write", apply)
+            db = kvstore.Database()
+            _create(db)
+            results.append((_outcome(db, "BatchWriteItem", req), _state(db)))
+    assert results[0] == results[1]
