@@ -807,7 +807,22 @@ def chart(summary, ops, targets, path):
     return True
 
 
+def kept_sections(path):
+    """The "## ..." sections other tools wrote into `path` (bench_workers.py's
+    "Scaling with workers", bench_durability.py's): this file writes none of
+    its own, so every one of them is carried over, in order, when it
+    rewrites the file."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        return ""
+    start = old.find("\n## ")
+    return old[start + 1:].rstrip("\n") + "\n" if start >= 0 else ""
+
+
 def write_results_md(path, command, info, args, table, skipped_lines, chart_name):
+    kept = kept_sections(path)
     text = [
         "# kvstore benchmark results",
         "",
@@ -837,6 +852,8 @@ def write_results_md(path, command, info, args, table, skipped_lines, chart_name
     if skipped_lines:
         text += ["", "Skipped:", ""] + [f"- {line}" for line in skipped_lines]
     text.append("")
+    if kept:
+        text += [kept]
     with open(path, "w") as f:
         f.write("\n".join(text))
 
