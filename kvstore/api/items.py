@@ -558,15 +558,20 @@ def get_item(db, req):
 # The request is never modified, so the general path sees it as it came.
 
 
+def fast_table(db, req):
+    """The fast paths' table: the one ``req["TableName"]`` names, or None
+    (a missing or non-string name, or no such table: the general path
+    answers with DynamoDB's error)."""
+    name = req.get("TableName")
+    return db.tables.get(name) if type(name) is str else None
+
+
 def get_fast(db, req):
     """GetItem of only TableName and Key, the key certainly valid (S or
     canonical N values), throughput not enforced: what ``get_item`` answers."""
     if len(req) != 2 or db.throughput.enabled:
         return None
-    name = req.get("TableName")
-    if type(name) is not str:
-        return None
-    table = db.tables.get(name)
+    table = fast_table(db, req)
     if table is None:
         return None
     found = wire_key_fast(req.get("Key"), table.hash_key, table.hash_type, table.range_key, table.range_type)
@@ -656,10 +661,7 @@ def update_fast(db, req):
     rv = req.get("ReturnValues")
     if rv is not None and rv not in _RETURN_VALUES:
         return None
-    name = req.get("TableName")
-    if type(name) is not str:
-        return None
-    table = db.tables.get(name)
+    table = fast_table(db, req)
     if table is None:
         return None
     names = req.get("ExpressionAttributeNames")
@@ -700,7 +702,7 @@ def update_fast(db, req):
     loc = table.locate(hash_av, range_av)
     partition, _token, hk, sk = loc
     locks = db.locks
-    if locks._held and locks.holder((name, hk, sk)) is not None:
+    if locks._held and locks.holder((table.name, hk, sk)) is not None:
         raise TransactionConflictException("Transaction is ongoing for the item")
     stored = partition.get_sized(hk, sk)
     if stored is None:

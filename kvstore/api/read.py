@@ -42,7 +42,7 @@ from ..expressions.ast import Value
 from ..expressions.resolve import NAME_KEY, VALUE_KEY
 from ..values import item_size, validate_value
 from . import legacy, specs
-from .items import get_table
+from .items import fast_table, get_table
 
 __all__ = ["query", "scan", "do_query", "query_fast", "MAX_PAGE_BYTES"]
 
@@ -678,10 +678,7 @@ def query_fast(db, req):
         plan = _query_plan(text)
     if not plan:
         return None
-    name = req.get("TableName")
-    if type(name) is not str:
-        return None
-    table = db.tables.get(name)
+    table = fast_table(db, req)
     if table is None:
         return None
     forward = req.get("ScanIndexForward", True)
