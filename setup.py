@@ -1,19 +1,22 @@
-"""Build of kvstore's Cython core, ``kvstore/_core.pyx``.
+"""Build of kvstore's Cython extensions: the core, ``kvstore/_core.pyx``, and
+the server's HTTP reader and answer writer, ``server/_http.pyx`` (linked
+with zlib for its CRC32: Debian/Ubuntu's zlib1g-dev, pulled in by python3-dev).
 
 Everything about the package itself (name, version, dependencies, packages)
-lives in pyproject.toml; this file only describes the one C extension and the
-switches that change how it is built:
+lives in pyproject.toml; this file only describes the C extensions and the
+switches that change how they are built:
 
     KVSTORE_DEBUG=1     compile with -O0 -g3 (assertions kept), Cython line
                         tracing (for coverage/profilers), boundscheck and
                         wraparound on: slower, but an indexing bug raises
                         instead of reading past a buffer.
-    KVSTORE_ANNOTATE=1  also write kvstore/_core.html, Cython's annotated view
-                        of which lines call into the Python C-API.
+    KVSTORE_ANNOTATE=1  also write kvstore/_core.html and server/_http.html,
+                        Cython's annotated view of which lines call into the
+                        Python C-API.
 
 Usual commands:
 
-    python setup.py build_ext --inplace        # kvstore/_core*.so next to the .pyx
+    python setup.py build_ext --inplace        # the .so files next to their .pyx
     KVSTORE_DEBUG=1 python setup.py build_ext --inplace
     pip install .   /   pip install -e .       # Cython comes from build-system.requires
 
@@ -59,7 +62,7 @@ def _directives():
     return directives
 
 
-def _extension():
+def _extensions():
     if DEBUG:
         macros = [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")]
         cflags = ["-O0", "-g3", "-UNDEBUG"]
@@ -68,12 +71,21 @@ def _extension():
         cflags = []  # the interpreter's own flags (-O3 on most builds)
     if sys.platform == "win32":
         cflags = ["/Od", "/Zi"] if DEBUG else []
-    return Extension(
-        "kvstore._core",
-        sources=["kvstore/_core.pyx"],
-        define_macros=macros,
-        extra_compile_args=cflags,
-    )
+    return [
+        Extension(
+            "kvstore._core",
+            sources=["kvstore/_core.pyx"],
+            define_macros=macros,
+            extra_compile_args=cflags,
+        ),
+        Extension(
+            "server._http",
+            sources=["server/_http.pyx"],
+            libraries=["z"],
+            define_macros=macros,
+            extra_compile_args=cflags,
+        ),
+    ]
 
 
 def _find_c_compiler():
@@ -165,6 +177,6 @@ class build_ext(_build_ext):
 
 
 setup(
-    ext_modules=[_extension()],
+    ext_modules=_extensions(),
     cmdclass={"build_ext": build_ext},
 )

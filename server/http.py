@@ -5,7 +5,14 @@ purpose: it parses requests with httptools, hands ``(X-Amz-Target, body)`` to
 a synchronous *handler* and writes what it returns.  The handler (see
 ``server/app.py``) owns JSON and the engine; this file owns bytes on the wire.
 
-The shape follows uvicorn's httptools protocol, minus its per-request task:
+Two readers share the work.  ``server/_http.pyx``'s ``FastPath`` reads the
+common request in C (``POST``, HTTP/1.1, Content-Length, the usual
+headers: see its module doc) and answers it with no Python frame per
+header; the first request it cannot take, and everything after it on that
+connection, goes to httptools, from that request's first byte, so what
+httptools sees and answers is exactly what it would have seen alone.
+
+The httptools side follows uvicorn's protocol, minus its per-request task:
 the engine call is synchronous, so each request is answered right inside
 ``on_message_complete``.  That gives, for free:
 
@@ -29,28 +36,28 @@ What else happens here, and why:
   the 404 ``<UnknownOperationException/>`` DynamoDB's front end answers.
 * Every answer carries ``x-amzn-RequestId`` (52 characters of ``[0-9A-Z]``),
   ``x-amz-crc32`` (botocore checks it against the body), ``Content-Type``,
-  ``Content-Length`` and ``Date``.  Headers come from one bytes template.
+  ``Content-Length`` and ``Date``, written by ``_http.encode_response``.
 * Flow control: when the transport's write buffer passes its high-water
   mark, reading pauses until it drains.
 * ``Expect: 100-continue`` gets its interim answer; ``Upgrade`` requests
   (h2c, websocket) are answered as plain HTTP/1.1 -- we never switch.
 * An idle timer closes connections that stay silent for ``idle_timeout``
-  seconds, idle or stuck half-way through a request.  It costs one float
-  store per ``data_received``: the timer re-arms itself for the remainder.
+  seconds, idle or stuck half-way through a request.  It costs one clock
+  read and one float store per ``data_received``: the timer re-arms itself
+  for the remainder.
 
 No logging on the hot path; only a handler crash is logged (with traceback).
 """
 
 import asyncio
-import email.utils
-import itertools
 import logging
 import os
-import time
 import zlib
-from http import HTTPStatus
 
 import httptools
+
+from ._http import JSON, JSON_1_0, JSON_1_1, FastPath, encode_response, set_id_prefix
+from ._http import new_request_id as new_request_id
 
 __all__ = [
     "HttpProtocol",
@@ -89,28 +96,23 @@ TOO_LARGE_BODY = (
 
 BAD_REQUEST_BODY = b"Bad Request"
 
-_JSON_1_0 = b"application/x-amz-json-1.0"
-_JSON_1_1 = b"application/x-amz-json-1.1"
-_JSON = b"application/json"
+_JSON_1_0 = JSON_1_0
+_JSON_1_1 = JSON_1_1
+_JSON = JSON
 _TEXT = b"text/plain"
 _XML = b"application/xml"
 
 # Request Content-Type (lower-cased, parameters dropped) -> the one we echo.
 _CONTENT_TYPES = {_JSON_1_0: _JSON_1_0, _JSON_1_1: _JSON_1_1, _JSON: _JSON}
 
-_STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
-
-_HEAD = (
-    b"%sx-amzn-RequestId: %s\r\nx-amz-crc32: %d\r\nContent-Type: %s\r\n"
-    b"Content-Length: %d\r\nDate: %s\r\n%s\r\n"
-)
 _CLOSE = b"Connection: close\r\n"
 _KEEP_ALIVE = b"Connection: keep-alive\r\n"
 
 # After a 413, read and drop at most this many times the limit, then reset.
 _DISCARD_LIMIT = 4
 
-# Bodies at most this long are written in one piece with their headers.
+# Bodies at most this long are written in one piece with their headers
+# (server/_http.pyx's SMALL_BODY is the same).
 _SMALL_BODY = 64 * 1024
 
 
@@ -118,37 +120,19 @@ _SMALL_BODY = 64 * 1024
 # Request ids and the Date header
 
 _ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_id_prefix = b""
-_id_counter = itertools.count()
 
 
 def _new_id_prefix():
-    # 40 random characters per process, then a 12-digit counter: unique,
-    # DynamoDB-shaped (52 of [0-9A-Z]) and no randomness per request.
-    global _id_prefix, _id_counter
-    _id_prefix = "".join(_ID_ALPHABET[b % 36] for b in os.urandom(40)).encode()
-    _id_counter = itertools.count()
+    # 40 random characters per process, then a 12-digit counter (both kept
+    # in server/_http.pyx, which writes the ids): unique, DynamoDB-shaped
+    # (52 of [0-9A-Z]) and no randomness per request.  ``new_request_id()``
+    # gives a fresh one.
+    set_id_prefix("".join(_ID_ALPHABET[b % 36] for b in os.urandom(40)).encode())
 
 
 _new_id_prefix()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_id_prefix)
-
-
-def new_request_id():
-    """A fresh 52-character request id, as bytes."""
-    return b"%s%012d" % (_id_prefix, next(_id_counter) % 1_000_000_000_000)
-
-
-_date = [0, b""]
-
-
-def _http_date():
-    now = int(time.time())
-    if now != _date[0]:
-        _date[0] = now
-        _date[1] = email.utils.formatdate(now, usegmt=True).encode()
-    return _date[1]
 
 
 # ---------------------------------------------------------------------------
@@ -205,7 +189,7 @@ class HttpProtocol(asyncio.Protocol):
         "transport", "parser", "closing", "draining", "in_request",
         "writing_paused", "last_activity", "timer",
         "refusing", "target", "content_type", "encoding", "length", "upgrade", "expect",
-        "parts", "size", "deferred", "raw_needed", "commit", "held",
+        "parts", "size", "deferred", "raw_needed", "commit", "held", "fast",
     )
 
     def __init__(self, handler, *, loop=None, idle_timeout=60.0, max_body=MAX_BODY,
@@ -231,6 +215,7 @@ class HttpProtocol(asyncio.Protocol):
         self.deferred = None        # (method, keep_alive) of an Upgrade request
         self.raw_needed = 0         # body bytes of that request still to come
         self.parts = []             # body pieces of the current request
+        self.fast = None            # the C reader (connection_made), until httptools takes over
         self._reset()
 
     def _reset(self):
@@ -248,6 +233,9 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
+        # Answers are written in C unless a subclass wraps _send (server/cluster.py).
+        direct = type(self)._send is HttpProtocol._send
+        self.fast = FastPath(self, transport, direct, INTERNAL_ERROR_BODY)
         if self.connections is not None:
             self.connections.add(self)
         self.last_activity = self.loop.time()
@@ -256,6 +244,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc):
         self.closing = True
+        self.fast = None
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -271,6 +260,23 @@ class HttpProtocol(asyncio.Protocol):
         if self.closing:
             return
         self.last_activity = self.loop.time()
+        fast = self.fast
+        if fast is not None:
+            try:
+                data = fast.feed(data)
+            except Exception:
+                # A bug of ours (the handler's own errors are 500s already).
+                log.exception("internal error while answering a request")
+                if not self.closing:
+                    self._send(500, INTERNAL_ERROR_BODY, _JSON_1_0, False)
+                return
+            if data is None:
+                return
+            # Not a request FastPath takes: httptools reads the rest of
+            # the connection, from that request's first byte.
+            self.fast = None
+            if self.closing:
+                return
         if self.deferred is not None:
             data = self._take_raw_body(data)
             if not data:
@@ -454,24 +460,19 @@ class HttpProtocol(asyncio.Protocol):
             connection = b"" if self.parser.get_http_version() != "1.0" else _KEEP_ALIVE
         else:
             connection = _CLOSE
-        status_line = _STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status
-        head = _HEAD % (
-            status_line, new_request_id(), zlib.crc32(body), content_type,
-            len(body), _http_date(), connection,
-        )
         if wait or self.held is not None:
-            self.commit.hold(self, head if head_only else head + body, wait, not keep_alive and close)
+            data = encode_response(status, body, content_type, connection, not head_only)
+            self.commit.hold(self, data, wait, not keep_alive and close)
             self.last_activity = self.loop.time()
             if not keep_alive and close:
                 self.closing = True
             return
-        if head_only:
-            transport.write(head)
-        elif len(body) <= _SMALL_BODY:
-            transport.write(head + body)
+        if head_only or len(body) > _SMALL_BODY:
+            transport.write(encode_response(status, body, content_type, connection, False))
+            if not head_only:
+                transport.write(body)
         else:
-            transport.write(head)
-            transport.write(body)
+            transport.write(encode_response(status, body, content_type, connection, True))
         self.last_activity = self.loop.time()
         if not keep_alive and close:
             self.closing = True

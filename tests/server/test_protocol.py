@@ -4,9 +4,11 @@ Each test feeds raw bytes to one ``HttpProtocol`` through ``data_received``
 and parses what it wrote back with httptools' response parser.  The handler
 is ``make_handler`` over a fake dispatch, so routing, JSON and error bodies
 are exercised too, without the engine.  Time is a fake loop's clock that
-the tests move by hand, so nothing here sleeps.
+the tests move by hand, so nothing here sleeps.  The last section runs a
+few of the same requests over a real loopback socket.
 """
 
+import asyncio
 import gzip
 import json
 import re
@@ -16,7 +18,7 @@ import httptools
 import pytest
 
 from kvstore.errors import UnknownOperationException, ValidationException
-from server.app import make_handler
+from server.app import make_handler, start_server
 from server.http import HEALTH_BODY, HttpProtocol
 
 SERIALIZATION = {"__type": "com.amazon.coral.service#SerializationException"}
@@ -696,3 +698,120 @@ def test_shutdown_lets_request_in_flight_finish():
     assert response.json() == {"TableNames": []}
     assert response.headers["connection"] == "close"
     assert transport.closed
+
+
+# -- the C reader and httptools on one connection ---------------------------
+#
+# server/_http.pyx's FastPath answers the common POSTs; the first request it
+# does not take (a GET, chunked, gzip, ...) and all after it go to httptools.
+# tests/unit/test_http_fast.py holds the two to the same bytes.
+
+
+def test_fast_requests_then_fallback_are_answered_in_order():
+    """POSTs read in C, then a health check and a chunked POST for httptools, then POSTs again."""
+    protocol, transport, _ = new_protocol()
+    chunked = (b"POST / HTTP/1.1\r\nX-Amz-Target: DynamoDB_20120810.Echo\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"c\":\r\n2\r\n3}\r\n0\r\n\r\n")
+    data = (request("Echo", b'{"a": 1}') + b"GET / HTTP/1.1\r\nHost: h\r\n\r\n" + chunked
+            + request("Echo", b'{"b": 2}'))
+    protocol.data_received(data[:40])
+    assert protocol.fast is not None and protocol.in_request
+    protocol.data_received(data[40:])
+    assert protocol.fast is None  # httptools has the connection now
+    responses = parse_responses(transport.buffer)
+    assert [r.status for r in responses] == [200, 200, 200, 200]
+    assert responses[0].json() == {"a": 1}
+    assert responses[1].body == HEALTH_BODY
+    assert responses[2].json() == {"c": 3}
+    assert responses[3].json() == {"b": 2}
+    assert not transport.closed and not protocol.in_request
+
+
+def test_fallback_inside_a_split_request_hands_over_its_first_byte():
+    """A request found not to be fast half-way (after earlier reads) is read whole by httptools."""
+    protocol, transport, _ = new_protocol()
+    body = gzip.compress(b'{"z": 26}')
+    data = request("Echo", body, headers=[b"Content-Encoding: gzip"])
+    cut = data.index(b"Content-Encoding") + 10
+    protocol.data_received(data[:cut])
+    assert transport.buffer == b"" and protocol.fast is not None
+    protocol.data_received(data[cut:])
+    assert protocol.fast is None
+    assert only_response(transport).json() == {"z": 26}
+
+
+def test_fast_request_with_write_to_hold_goes_through_send():
+    """An answer that must wait (group commit) still goes through _send and the commit."""
+    class Wal:
+        seq = 0
+
+    class Commit:
+        def __init__(self):
+            self.wal = Wal()
+            self.held = []
+
+        def hold(self, conn, data, wait, close):
+            self.held.append((data, wait, close))
+
+    commit = Commit()
+
+    def handler(target, body):
+        commit.wal.seq += 1  # "logged a write"
+        return 200, b'{"w": 1}'
+
+    protocol, transport, _ = new_protocol(handler, commit=commit)
+    protocol.data_received(request("PutItem") + request("PutItem", headers=[b"Connection: close"]))
+    assert transport.buffer == b""
+    held = commit.held
+    assert [(wait, close) for _, wait, close in held] == [(True, False), (True, True)]
+    assert [r.body for r in parse_responses(b"".join(d for d, _, _ in held))] == [b'{"w": 1}'] * 2
+    assert protocol.closing
+
+
+def test_answers_over_a_real_socket():
+    """On the server's own loop (uvloop when installed): pipelined and split requests, fast or not."""
+    try:
+        import uvloop
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = asyncio.new_event_loop
+    handler = make_handler(object(), dispatch=fake_dispatch, operations={"ListTables", "Echo"})
+
+    async def run():
+        server = await start_server(host="127.0.0.1", port=0, handler=handler)
+        host, port = server.address
+        reader, writer = await asyncio.open_connection(host, port)
+        data = (request("Echo", b'{"n": 1}') + request("Echo", b'{"n": 2}')
+                + b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n" + request("Echo", b'{"n": 3}')
+                + request("Echo", b'{"n": 4}', headers=[b"Connection: close"]))
+        for at in range(0, len(data), 97):
+            writer.write(data[at:at + 97])
+            await writer.drain()
+            await asyncio.sleep(0.001)
+        answer = await asyncio.wait_for(reader.read(), 10)  # until the server closes
+        writer.close()
+        await server.shutdown(0.1)
+        return answer
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        answer = runner.run(run())
+    # Five answers; the HEAD one (the third) is headers only, so cut there.
+    parts = answer.split(b"HTTP/1.1 200 OK\r\n")
+    assert parts[0] == b"" and len(parts) == 6
+    assert parts[3].endswith(b"\r\n\r\n") and b"\r\nContent-Length: 42\r\n" in parts[3]
+    answers = [parse_responses(b"HTTP/1.1 200 OK\r\n" + parts[i])[0] for i in (1, 2, 4, 5)]
+    assert [r.json() for r in answers] == [{"n": 1}, {"n": 2}, {"n": 3}, {"n": 4}]
+    assert answers[-1].headers["connection"] == "close"
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "httptools"])
+def test_bug_while_answering_is_logged_500_and_close(fast, caplog):
+    """A handler answer that cannot be written (a str body) is our bug: logged, 500, closed."""
+    protocol, transport, _ = new_protocol(lambda target, body: (200, "not bytes"))
+    if not fast:
+        protocol.fast = None
+    protocol.data_received(request() + request())
+    response = only_response(transport)
+    assert response.status == 500 and response.json() == INTERNAL
+    assert transport.closed
+    assert "internal error while" in caplog.text

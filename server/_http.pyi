@@ -1,0 +1,38 @@
+"""Typed stubs of the server's compiled HTTP half (server/_http.pyx).
+
+``FastPath`` reads and answers the common request shape in C and hands
+anything else back to server/http.py (httptools); ``encode_response``
+writes every answer's bytes.  See the module doc of the .pyx.
+"""
+
+from typing import Any, Literal
+
+JSON_1_0: bytes
+JSON_1_1: bytes
+JSON: bytes
+STATUS_LINES: dict[int, bytes]
+
+def parse(
+    data: bytes, max_body: int
+) -> tuple[list[tuple[bytes | None, bytes, bytes, bool]], int, Literal["done", "close", "need", "fallback"]]:
+    """The fast-shape requests at the start of ``data``: ``(target, content_type,
+    body, close)`` each, the bytes they took, and what the rest is."""
+
+def encode_response(status: int, body: bytes, content_type: bytes, connection: bytes, with_body: bool) -> bytes:
+    """Status line, x-amzn-RequestId, x-amz-crc32, Content-Type, Content-Length,
+    Date, ``connection`` (b"" or a whole header line), and the body if ``with_body``."""
+
+def new_request_id() -> bytes:
+    """A fresh 52-character request id ([0-9A-Z])."""
+
+def set_id_prefix(prefix: bytes) -> None:
+    """Set the 40-character request-id prefix and restart the counter."""
+
+def http_date() -> bytes:
+    """The Date header's value for now (cached per second)."""
+
+class FastPath:
+    def __init__(self, protocol: Any, transport: Any, direct: bool, internal_error: bytes) -> None: ...
+    def feed(self, data: bytes) -> bytes | None:
+        """None: every byte taken; else the bytes, from the first request it
+        cannot take, that httptools must read instead."""
