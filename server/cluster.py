@@ -46,7 +46,11 @@ that worker, the *front*, decides here:
   runs, the first storage access stops it), so an invalid request fails as
   a whole before anything is written; then it is split by owner, run, and
   the answers gathered (Responses, Unprocessed*, ConsumedCapacity summed
-  per table).  A part whose worker is down comes back as unprocessed.
+  per table).  A part travels as data (``"part"`` call: msgpack both ways,
+  no JSON encoded or decoded for it) and runs on its owner without the
+  request-shape check the front already made (``validate_request``, the
+  first step of ``kvstore.api.dispatch``).  A part whose worker is down
+  comes back as unprocessed.
 * **TransactWriteItems / ExecuteTransaction across workers** -- two-phase
   commit on ``kvstore.api.transact.Transaction``'s steps: every owner
   prepares its actions (per-item locks, conditions, new images) and holds
@@ -159,6 +163,7 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 _msgpack_encode = msgspec.msgpack.encode
 
+_INTERNAL_ERROR = _decode(INTERNAL_ERROR_BODY)
 UNAVAILABLE_BODY = _encode(ServiceUnavailable(
     "The service is currently unavailable or busy: the partition's worker is restarting."
 ).to_body())
@@ -430,6 +435,7 @@ class Cluster:
         self.peers = PeerNode(worker, directory, {
             # The calls that write answer once their log records are durable.
             "req": self._durably(self.on_request),
+            "part": self._durably(self.on_part),
             "ddl": self._durably(self.on_ddl),
             "catalog": self.on_catalog,
             "gsi_sync": self.on_gsi_sync,
@@ -824,15 +830,46 @@ class Cluster:
         return self.loop.create_task(self._batch(op, req, groups))
 
     def _call(self, owner, op, sub):
-        """Run a sub-request on ``owner``: an awaitable of (status, payload)."""
+        """Run a part of a multi-owner request on ``owner``: an awaitable of
+        ``(status, body)``, ``body`` the answer's (or the error's) JSON object
+        as data.  Parts travel as msgpack (``"part"`` calls): nobody encodes
+        or decodes JSON for them."""
         if owner == self.worker:
-            result = self.run_local(op, sub, may_forward=False)
+            result = self.on_part((op, sub))
             if type(result) is tuple:
                 fut = self.loop.create_future()
                 fut.set_result(result)
                 return fut
             return result
-        return self.forward(owner, op, _encode(sub))
+        return self.peers.call(owner, "part", (op, sub))
+
+    def on_part(self, body):
+        """A part of a multi-owner request (already checked whole by the
+        front, :meth:`validate_only`): ``(status, answer object)``, or a
+        future of it when it changed GSI entries on other workers."""
+        op, sub = body
+        try:
+            # Its request's members were checked whole at the front
+            # (validate_request is dispatch's first step): the operation
+            # runs without that step here.
+            run = api.OPERATIONS.get(op)
+            if run is None or self.dispatch is not api.dispatch:
+                result = 200, self.dispatch(self.db, op, sub)
+            else:
+                result = 200, run(self.db, sub)
+        except NotHere as here:
+            self.pending.clear()
+            self._release_stray_locks()
+            log.error("%s reached worker %d for worker %s's partition", op, self.worker, here.args[0])
+            result = 500, _INTERNAL_ERROR
+        except DynamoDBError as err:
+            result = err.status, err.to_body()
+        except Exception:
+            log.exception("internal error answering %s", op)
+            result = 500, _INTERNAL_ERROR
+        if not self.pending:
+            return result
+        return self.loop.create_task(self._after(self.take_pending(), result))
 
     async def _batch(self, op, req, groups):
         subs = {}
@@ -854,14 +891,13 @@ class Cluster:
         failures = []
         for owner, answer in zip(owners, answers):
             if isinstance(answer, BaseException) or answer[0] != 200:
-                log.warning("%s: worker %d: %s", op, owner,
-                            answer if isinstance(answer, BaseException) else answer[1][:200])
+                log.warning("%s: worker %d: %.200r", op, owner, answer)
                 failures.append(answer)
                 # Not done (its worker is restarting, say): the client retries it.
                 for name, entry in subs[owner]["RequestItems"].items():
                     _merge_unprocessed(out[unprocessed_member], op, name, entry)
                 continue
-            part = _decode(answer[1])
+            part = answer[1]
             for name, found in part.get("Responses", {}).items():
                 out["Responses"].setdefault(name, []).extend(found)
             for name, entry in part.get(unprocessed_member, {}).items():
@@ -873,7 +909,7 @@ class Cluster:
             first = failures[0]
             if isinstance(first, BaseException):
                 return 503, UNAVAILABLE_BODY
-            return first[0], first[1]
+            return first[0], _encode(first[1])
         if req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
             out["ConsumedCapacity"] = _sum_consumed(consumed)
         if metrics:
@@ -894,11 +930,11 @@ class Cluster:
         for owner, answer in zip(owners, answers):
             if isinstance(answer, BaseException) or answer[0] >= 500:
                 return 503, UNAVAILABLE_BODY
-            part = _decode(answer[1])
+            part = answer[1]
             positions = [p for p, _n, _e in groups[owner]]
             if answer[0] != 200:
                 if "CancellationReasons" not in part:
-                    return answer[0], answer[1]
+                    return answer[0], _encode(part)
                 cancelled_ = True
                 for p, reason in zip(positions, part["CancellationReasons"]):
                     reasons[p] = reason
@@ -1057,8 +1093,11 @@ class Cluster:
     # forwarded when it meets another worker's partition: run_local).  A
     # SELECT that scans sees every worker's items: they are gathered first and
     # the statement runs here over them.  BatchExecuteStatement splits by the
-    # owner of each statement's item.  ExecuteTransaction runs on one worker:
-    # across workers it is not supported yet.
+    # owner of each statement's item.  ExecuteTransaction whose statements
+    # name items of several workers uses the two-phase commit of
+    # TransactWriteItems (a ClientRequestToken's is coordinated by the
+    # token's worker); reads (SELECTs) are split by owner like
+    # BatchExecuteStatement; on one worker it runs there.
 
     def _plan(self, text, parameters):
         from kvstore.partiql.executor import plan
@@ -1157,15 +1196,15 @@ class Cluster:
             if isinstance(answer, BaseException) or answer[0] >= 500:
                 return 503, UNAVAILABLE_BODY
             if answer[0] != 200:
-                part = _decode(answer[1])
+                part = answer[1]
                 if "CancellationReasons" not in part:
-                    return answer[0], answer[1]
+                    return answer[0], _encode(part)
                 reasons = [{"Code": "None"} for _ in statements]
                 for i, reason in zip(groups[owner], part["CancellationReasons"]):
                     reasons[i] = reason
                 error = cancelled(reasons)
                 return error.status, _encode(error.to_body())
-            part = _decode(answer[1])
+            part = answer[1]
             for i, slot in zip(groups[owner], part["Responses"]):
                 responses[i] = slot
             consumed.extend(part.get("ConsumedCapacity") or ())

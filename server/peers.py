@@ -83,6 +83,9 @@ def socket_path(directory, worker):
     return os.path.join(directory, f"w{worker}.sock")
 
 
+# Reply bodies that are surely not awaitable (inspect.isawaitable is slow).
+_PLAIN = frozenset((tuple, list, dict, bool, int, str, bytes, type(None)))
+
 _encoder = msgspec.msgpack.Encoder()
 _decode = msgspec.msgpack.Decoder(Frame).decode
 
@@ -96,7 +99,7 @@ class _Link(asyncio.Protocol):
         self.transport = None
         self.buffer = bytearray()  # frames waiting for the end of the turn
         self.flush_scheduled = False
-        self.pending = {}          # call id -> future (outgoing links)
+        self.pending = {}          # call id -> (future, deadline) (outgoing links)
         self.inbox = bytearray()
         self.closed = False
 
@@ -106,7 +109,11 @@ class _Link(asyncio.Protocol):
         buf = self.buffer
         start = len(buf)
         buf.extend(b"\0\0\0\0")
-        _encoder.encode_into(frame, buf, start + 4)
+        try:
+            _encoder.encode_into(frame, buf, start + 4)
+        except BaseException:
+            del buf[start:]  # nothing of a frame that cannot be encoded
+            raise
         _HEADER.pack_into(buf, start, len(buf) - start - 4)
         if not self.flush_scheduled:
             self.flush_scheduled = True
@@ -115,8 +122,10 @@ class _Link(asyncio.Protocol):
     def flush(self):
         self.flush_scheduled = False
         if self.buffer and self.transport is not None and not self.closed:
-            self.transport.write(bytes(self.buffer))
-            self.buffer.clear()
+            # Handed over whole (the transport may keep it): a new buffer
+            # for the next turn rather than a copy of this one.
+            self.transport.write(self.buffer)
+            self.buffer = bytearray()
 
     # -- in ------------------------------------------------------------------
 
@@ -130,38 +139,50 @@ class _Link(asyncio.Protocol):
 
     def data_received(self, data):
         inbox = self.inbox
-        inbox.extend(data)
+        if inbox:
+            inbox.extend(data)
+            data = inbox
+        # else the usual case: whole frames in one read, decoded from
+        # ``data`` itself (no copy); only a partial frame is kept.
         offset = 0
-        end = len(inbox)
+        end = len(data)
         node = self.node
-        while end - offset >= 4:
-            (size,) = _HEADER.unpack_from(inbox, offset)
-            if size > MAX_FRAME:
-                log.error("peer frame of %d bytes: closing the link", size)
-                self.transport.abort()
-                return
-            if end - offset - 4 < size:
-                break
-            with memoryview(inbox) as view:
+        pending = self.pending
+        view = memoryview(data)
+        try:
+            while end - offset >= 4:
+                (size,) = _HEADER.unpack_from(data, offset)
+                if size > MAX_FRAME:
+                    log.error("peer frame of %d bytes: closing the link", size)
+                    self.transport.abort()
+                    return
+                if end - offset - 4 < size:
+                    break
                 frame = _decode(view[offset + 4:offset + 4 + size])
-            offset += 4 + size
-            if type(frame) is Call:
-                node._on_call(self, frame)
-            else:
-                fut = self.pending.pop(frame.id, None)
-                node._deadlines.pop(frame.id, None)
-                if fut is not None and not fut.done():
-                    if frame.ok:
-                        fut.set_result(frame.body)
-                    else:
-                        fut.set_exception(PeerError(frame.body))
-        if offset:
-            del inbox[:offset]
+                offset += 4 + size
+                if type(frame) is Call:
+                    node._on_call(self, frame)
+                else:
+                    entry = pending.pop(frame.id, None)
+                    if entry is not None:
+                        fut = entry[0]
+                        if not fut.done():
+                            if frame.ok:
+                                fut.set_result(frame.body)
+                            else:
+                                fut.set_exception(PeerError(frame.body))
+        finally:
+            view.release()
+        if data is inbox:
+            if offset:
+                del inbox[:offset]
+        elif offset < end:
+            inbox.extend(data[offset:])
 
     def connection_lost(self, exc):
         self.closed = True
         self.node._link_lost(self)
-        for fut in self.pending.values():
+        for fut, _deadline in self.pending.values():
             if not fut.done():
                 fut.set_exception(PeerUnavailable(f"worker {self.peer}: connection lost"))
         self.pending.clear()
@@ -183,7 +204,6 @@ class PeerNode:
         self._links = {}          # peer -> _Link (outgoing, connected or connecting)
         self._connecting = {}     # peer -> task
         self._incoming = set()
-        self._deadlines = {}      # call id -> (deadline, link)
         self._next_id = 0
         self._server = None
         self._sweeper = None
@@ -232,10 +252,10 @@ class PeerNode:
         link = self._links.get(peer)
         if link is None or link.closed:
             link = self._connect(peer)
-        link.pending[call_id] = fut
-        self._deadlines[call_id] = (self.loop.time() + (timeout or self.timeout), link)
-        self._start_sweeper()
         link.send(Call(call_id, kind, body))
+        link.pending[call_id] = (fut, self.loop.time() + (timeout or self.timeout))
+        if self._sweeper is None:
+            self._start_sweeper()
         return fut
 
     def _connect(self, peer):
@@ -252,8 +272,7 @@ class PeerNode:
             if self._links.get(peer) is link:
                 del self._links[peer]
             reason = errno.errorcode.get(getattr(exc, "errno", None) or 0, type(exc).__name__)
-            for call_id, fut in link.pending.items():
-                self._deadlines.pop(call_id, None)
+            for fut, _deadline in link.pending.values():
                 if not fut.done():
                     fut.set_exception(PeerUnavailable(f"worker {peer}: cannot connect ({reason})"))
             link.pending.clear()
@@ -266,19 +285,26 @@ class PeerNode:
             self._incoming.discard(link)
         elif self._links.get(link.peer) is link:
             del self._links[link.peer]
-        for call_id in link.pending:
-            self._deadlines.pop(call_id, None)
+
+    def waiting(self):
+        """How many calls wait for their reply."""
+        return sum(len(link.pending) for link in self._links.values())
 
     def _sweep(self):
         self._sweeper = None
         now = self.loop.time()
-        expired = [call_id for call_id, (deadline, _) in self._deadlines.items() if deadline <= now]
-        for call_id in expired:
-            _, link = self._deadlines.pop(call_id)
-            fut = link.pending.pop(call_id, None)
-            if fut is not None and not fut.done():
-                fut.set_exception(PeerTimeout(f"worker {link.peer}: no reply in time"))
-        if self._deadlines:
+        waiting = False
+        for link in list(self._links.values()):
+            pending = link.pending
+            if not pending:
+                continue
+            expired = [call_id for call_id, (_fut, deadline) in pending.items() if deadline <= now]
+            for call_id in expired:
+                fut = pending.pop(call_id)[0]
+                if not fut.done():
+                    fut.set_exception(PeerTimeout(f"worker {link.peer}: no reply in time"))
+            waiting = waiting or bool(pending)
+        if waiting:
             self._start_sweeper()
 
     # -- serving calls ---------------------------------------------------------------
@@ -294,11 +320,11 @@ class PeerNode:
                 log.exception("peer call %r failed", call.kind)
             link.send(Reply(call.id, False, f"{type(exc).__name__}: {exc}"))
             return
-        if inspect.isawaitable(result):
+        if type(result) not in _PLAIN and inspect.isawaitable(result):
             fut = asyncio.ensure_future(result, loop=self.loop)
             fut.add_done_callback(lambda f, link=link, call_id=call.id: self._reply_later(link, call_id, f))
         else:
-            link.send(Reply(call.id, True, result))
+            _reply(link, call.id, result)
 
     def _reply_later(self, link, call_id, fut):
         if link.closed:
@@ -312,4 +338,12 @@ class PeerNode:
                 log.error("peer call failed: %r", exc)
             link.send(Reply(call_id, False, f"{type(exc).__name__}: {exc}"))
         else:
-            link.send(Reply(call_id, True, fut.result()))
+            _reply(link, call_id, fut.result())
+
+
+def _reply(link, call_id, result):
+    try:
+        link.send(Reply(call_id, True, result))
+    except (TypeError, ValueError, OverflowError) as exc:
+        log.error("peer reply cannot be encoded: %r", exc)
+        link.send(Reply(call_id, False, f"{type(exc).__name__}: {exc}"))

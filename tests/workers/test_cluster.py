@@ -198,6 +198,43 @@ def test_transaction_across_workers_is_all_or_nothing(ddb, table):
     assert [r["Item"]["n"]["N"] for r in got["Responses"]] == [str(i + 1) for i in range(6)]
 
 
+
+def test_partiql_transaction_across_workers_is_all_or_nothing(ddb, table):
+    # ExecuteTransaction whose statements name items of several workers:
+    # two-phase commit, like TransactWriteItems (with and without a token).
+    put_many(ddb, table, 6)
+    keys = [f"k{i}" for i in range(6)]
+    assert len({owner(k) for k in keys}) == WORKERS
+
+    def statements(limit_of):
+        return [{"Statement": f'UPDATE "{table}" SET n = n + ? WHERE id = ? AND n < ?',
+                 "Parameters": [{"N": "1"}, {"S": k}, {"N": limit_of(k)}]} for k in keys]
+
+    def values():
+        got = ddb.batch_get_item(RequestItems={table: {"Keys": [{"id": {"S": k}} for k in keys],
+                                                       "ConsistentRead": True}})
+        return sorted((i["id"]["S"], int(i["n"]["N"])) for i in got["Responses"][table])
+
+    with pytest.raises(ClientError) as caught:
+        ddb.execute_transaction(TransactStatements=statements(lambda k: "0" if k == "k3" else "100"))
+    assert caught.value.response["Error"]["Code"] == "TransactionCanceledException"
+    reasons = [r["Code"] for r in caught.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "None", "ConditionalCheckFailed", "None", "None"]
+    assert values() == [(k, i) for i, k in enumerate(keys)]  # nothing written anywhere
+
+    ddb.execute_transaction(TransactStatements=statements(lambda k: "100"))
+    assert values() == [(k, i + 1) for i, k in enumerate(keys)]
+    # With a ClientRequestToken (coordinated by the token's worker), and its replay.
+    ddb.execute_transaction(TransactStatements=statements(lambda k: "100"), ClientRequestToken="tok-1")
+    ddb.execute_transaction(TransactStatements=statements(lambda k: "100"), ClientRequestToken="tok-1")
+    assert values() == [(k, i + 2) for i, k in enumerate(keys)]
+    with pytest.raises(ClientError) as caught:
+        ddb.execute_transaction(TransactStatements=statements(lambda k: "0" if k == "k5" else "100"),
+                                ClientRequestToken="tok-2")
+    reasons = [r["Code"] for r in caught.value.response["CancellationReasons"]]
+    assert reasons == ["None"] * 5 + ["ConditionalCheckFailed"]
+    assert values() == [(k, i + 2) for i, k in enumerate(keys)]
+
 def test_transfers_preserve_the_total(cluster, table):
     """Stress: concurrent cross-worker transfers; conflicts cancel, never half-apply."""
     accounts = [f"a{i}" for i in range(12)]
@@ -356,6 +393,35 @@ def test_gsi_entries_live_on_the_gsi_keys_worker(ddb):
         assert out["Items"] == [{"id": {"S": f"k{i}"}, "v": {"N": str(i)}}]
     ddb.delete_table(TableName=name)
 
+
+
+def test_batch_parts_wait_for_their_gsi_changes(ddb):
+    # A BatchWriteItem split over the workers: each part's owner answers once
+    # the GSI entries it changed on other workers are acknowledged, so the
+    # index shows every item of the batch right after it.
+    name = f"g{os.getpid()}_{next(_names)}"
+    ddb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"},
+                              {"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}],
+    )
+    for round_ in range(4):
+        out = ddb.batch_write_item(RequestItems={name: [
+            {"PutRequest": {"Item": {"id": {"S": f"k{round_}_{i}"}, "g": {"S": f"G{i % 3}"}}}}
+            for i in range(25)]}, ReturnConsumedCapacity="INDEXES")
+        assert out["UnprocessedItems"] == {}
+        assert out["ConsumedCapacity"][0]["CapacityUnits"] == 50.0  # the table's 25 + the index's 25
+        counts = [ddb.query(TableName=name, IndexName="by_g", KeyConditionExpression="g = :g",
+                            ExpressionAttributeValues={":g": {"S": f"G{j}"}}, Select="COUNT")["Count"]
+                  for j in range(3)]
+        assert counts == [(round_ + 1) * n for n in (9, 8, 8)]
+    got = ddb.batch_get_item(RequestItems={name: {"Keys": [{"id": {"S": f"k0_{i}"}} for i in range(25)],
+                                                  "ProjectionExpression": "g"}})
+    assert sorted(i["g"]["S"] for i in got["Responses"][name]) == sorted(f"G{i % 3}" for i in range(25))
+    ddb.delete_table(TableName=name)
 
 def test_stream_shards_come_from_every_worker(cluster, ddb):
     name = f"s{os.getpid()}_{next(_names)}"

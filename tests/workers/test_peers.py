@@ -128,7 +128,7 @@ def test_call_times_out(tmp_path):
             with pytest.raises(PeerTimeout):
                 await a.call(1, "never", None, timeout=0.2)
             assert 0.15 <= loop.time() - started < 2.0
-            assert not a._deadlines
+            assert a.waiting() == 0
         finally:
             await close_all(a, b)
 
