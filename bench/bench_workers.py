@@ -2,6 +2,7 @@
 
     python bench/bench_workers.py [--workers 1,2,4,8] [--ops get,put,query,batchwrite]
                                   [--rounds 3] [--duration 4] [--items 100000]
+                                  [--connections 64 | --per-worker 64]
 
 A machine with fewer cores than workers cannot show N-core throughput, but it
 can show what predicts it: **requests per server CPU-second, summed over
@@ -12,8 +13,20 @@ its workers on it, ``taskset``), wrk on another, with bench/run.py's Lua
 workloads, preload and CPU accounting; one worker is the plain server
 (``--workers 1``: every partition local, no forwarding).
 
-The table goes to stdout and, with ``--markdown``, is appended to
-bench/RESULTS.md as a section with the command, the machine and the date.
+Every configuration is started first; then each round runs every workload
+against every configuration in turn, so that the ratio to one worker
+compares runs made minutes apart at most (the machine may be shared).
+
+Load shape: ``--connections C`` gives every configuration C connections
+(with 8 workers each worker sees C/8: fewer requests per event-loop turn,
+so per-turn costs weigh more); ``--per-worker K`` gives N workers K*N
+connections, so each worker sees the load of the one-worker run.  Report
+both: the first is the harder figure, the second what a machine with N
+cores under N times the load would see.
+
+The table goes to stdout and, with ``--markdown``, is appended to that file
+(bench/RESULTS.md for the record) as a section with the command, the
+machine and the date.
 """
 
 import argparse
@@ -30,11 +43,11 @@ import run as kit  # noqa: E402  (bench/run.py: the benchmark kit)
 DEFAULT_OPS = "get,put,query,batchwrite"
 
 
-def make_target(workers, logdir):
+def make_target(workers, logdir, root=kit.ROOT):
     port = kit.free_port()
     cmd = [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port),
            "--log-level", "warning", "--workers", str(workers)]
-    return kit.Target(f"w{workers}", cmd, port, log_path=os.path.join(logdir, f"workers-{workers}.log"))
+    return kit.Target(f"w{workers}", cmd, port, cwd=root, log_path=os.path.join(logdir, f"workers-{workers}.log"))
 
 
 def parse_args(argv=None):
@@ -43,7 +56,10 @@ def parse_args(argv=None):
     p.add_argument("--ops", default=DEFAULT_OPS)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration", type=int, default=4)
-    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--connections", type=int, default=64,
+                   help="connections for every configuration (default 64)")
+    p.add_argument("--per-worker", type=int, default=0,
+                   help="connections per worker instead: N workers get N times this many")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--items", type=int, default=100_000)
     p.add_argument("--server-cpu", type=int, default=0)
@@ -52,11 +68,18 @@ def parse_args(argv=None):
                    help="let the workers run on any core (wrk still on --client-cpu)")
     p.add_argument("--json", default=os.path.join(HERE, ".logs", "workers-results.json"),
                    help="every run so far, rewritten after each run")
+    p.add_argument("--root", default=kit.ROOT,
+                   help="the kvstore tree whose server runs (default: this one; e.g. a clone of the "
+                        "previous commit, for a before/after)")
     p.add_argument("--markdown", default="", help="append the table to this file (e.g. bench/RESULTS.md)")
     args = p.parse_args(argv)
     args.workers = [int(w) for w in args.workers.split(",") if w]
     args.ops = [kit.OPS[o] for o in args.ops.split(",") if o]
     return args
+
+
+def connections(args, workers):
+    return args.per_worker * workers if args.per_worker else args.connections
 
 
 def main(argv=None):
@@ -67,40 +90,53 @@ def main(argv=None):
     logdir = os.path.join(HERE, ".logs")
     os.makedirs(logdir, exist_ok=True)
     results = {}  # (op, workers) -> [run, ...]
-    for workers in args.workers:
-        target = make_target(workers, logdir)
-        kit.say(f"starting {workers} worker(s) on port {target.port}")
-        target.start(None if args.no_pin else args.server_cpu)
-        try:
+    targets = {}
+    skipped = set()
+    try:
+        for workers in args.workers:
+            target = targets[workers] = make_target(workers, logdir, args.root)
+            kit.say(f"starting {workers} worker(s) on port {target.port}")
+            target.start(None if args.no_pin else args.server_cpu)
             kit.setup_tables(target, args.items)
             for op in args.ops:
                 reason, _latency = kit.probe(target, op, args.items)
                 if reason is not None:
                     kit.say(f"  {op.operation}: {reason}; skipped")
-                    continue
-                kit.run_wrk(wrk, target, op, args, 1, args.connections)  # warm-up
-                for _ in range(args.rounds):
-                    r = kit.run_wrk(wrk, target, op, args, args.duration, args.connections)
+                    skipped.add((op.name, workers))
+        for round_ in range(args.rounds):
+            for op in args.ops:
+                for workers, target in targets.items():
+                    if (op.name, workers) in skipped:
+                        continue
+                    conns = connections(args, workers)
+                    if round_ == 0:
+                        kit.run_wrk(wrk, target, op, args, 1, conns)  # warm-up
+                    r = kit.run_wrk(wrk, target, op, args, args.duration, conns)
                     r["workers"] = workers
                     results.setdefault((op.name, workers), []).append(r)
                     if args.json:
                         with open(args.json, "w") as f:
                             json.dump([run for runs in results.values() for run in runs], f, indent=1)
-                    kit.say(f"  {op.operation:15} {workers} workers: {r['req_per_cpu_s']:9.0f} req/CPU-s "
-                            f"{r['items_per_cpu_s']:9.0f} items/CPU-s  ({r['rps']:.0f} req/s, "
-                            f"busy {r['server_busy']:.2f}, non-2xx {r['non_2xx']})")
-        finally:
+                    kit.say(f"  {op.operation:15} {workers} workers, {conns} conns: {r['req_per_cpu_s']:9.0f} "
+                            f"req/CPU-s {r['items_per_cpu_s']:9.0f} items/CPU-s  ({r['rps']:.0f} req/s, "
+                            f"busy {r['server_busy']:.2f}, kernel {r['server_sys_share'] or 0:.0%}, "
+                            f"non-2xx {r['non_2xx']})")
+    finally:
+        for target in targets.values():
             target.stop()
     lines = table(results, args)
     info = kit.machine_info()
+    load = (f"{args.per_worker} connections per worker "
+            f"({', '.join(str(connections(args, w)) for w in args.workers)})"
+            if args.per_worker else f"{args.connections} connections")
     text = "\n".join([
         f"## Scaling with workers ({info['date']})", "",
         f"Command: `{command}`", "",
         f"Machine: {info['nproc']} cores, {info['cpu']}, Linux {info['kernel']}, Python {info['python']}, "
         f"commit {info['commit']}; "
         f"{'workers on any core' if args.no_pin else f'every worker process pinned to core {args.server_cpu}'}, wrk "
-        f"({info['wrk']}) on core {args.client_cpu}, {args.connections} connections, "
-        f"{args.rounds} rounds of {args.duration}s, medians.", "",
+        f"({info['wrk']}) on core {args.client_cpu}, {load}, "
+        f"{args.rounds} rounds of {args.duration}s (configurations interleaved), medians.", "",
         "Requests (items) per server CPU-second, summed over all worker processes and the "
         "supervisor; in parentheses: relative to one worker.", "",
         *lines, "",
