@@ -5,7 +5,7 @@ storage of one ring partition. It raises plain ValueError/TypeError/
 OverflowError/IndexError when misused, never a DynamoDB error.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 def hash64(data: bytes) -> int:
@@ -116,6 +116,14 @@ class Partition:
     def get(self, hk: bytes, sk: bytes) -> Any | None: ...
     def get_sized(self, hk: bytes, sk: bytes) -> tuple[Any, int] | None:
         """(item, its size as given at put), or None."""
+    def get_raw(self, hk: bytes, sk: bytes, encode: Callable[[Any], bytes]) -> bytes | None:
+        """``encode(item)`` of the item under (hk, sk), cached beside it until
+        the item is replaced or deleted; None if there is none."""
+    def query_raw(
+        self, hk: bytes, lo: bytes | None, hi: bytes | None, lo_inclusive: bool, hi_inclusive: bool,
+        reverse: bool, encode: Callable[[Any], bytes],
+    ) -> list[bytes]:
+        """``[encode(item) for _sk, item in query(...)]``, each cached as by get_raw."""
     def put(self, token: int, hk: bytes, sk: bytes, item: Any, size: int) -> Any | None:
         """Store and return the replaced item (or None). ``token`` must be the
         same for every put of one ``hk`` (ValueError otherwise)."""
@@ -132,3 +140,19 @@ class Partition:
     ) -> Iterator[tuple[bytes, Any]]: ...
     def scan(self, after: tuple[int, bytes, bytes] | None = None) -> Iterator[tuple[int, bytes, bytes, Any]]: ...
     def _check(self) -> None: ...
+
+def read_raw(
+    key: Any, hash_name: str, hash_type: str, range_name: str | None, range_type: str | None, ring: Ring,
+    partitions: Any, encode: Callable[[Any], bytes],
+) -> bytes | None:
+    """``encode(item)`` (cached) of the item a wire ``Key`` that wire_key_fast
+    accepts names, b"" if there is none; None for any other key, or when its
+    partition (``partitions[ring index]``) is not a Partition."""
+
+def read_raws(
+    keys: Any, hash_name: str, hash_type: str, range_name: str | None, range_type: str | None, ring: Ring,
+    partitions: Any, encode: Callable[[Any], bytes],
+) -> tuple[list[bytes], int] | None:
+    """(the found items' cached JSON in key order, their stored sizes summed)
+    for a list of 1..100 distinct wire keys that wire_key_fast accepts; None
+    otherwise."""

@@ -38,6 +38,15 @@ when misused and never a DynamoDB error.
   ``SortedList`` of those bytes; a collection of one item (every hash-only
   table) holds it inline instead, with no dict or SortedList.
 
+* ``read_raw`` / ``read_raws`` and ``Partition.get_raw`` / ``query_raw``:
+  the server's reads answered from the items' JSON, encoded once and cached
+  beside them (dropped by any put or delete of the item), from the wire key
+  to the bytes in one call.
+
+Stored items are taken off the cyclic GC's lists (``_untrack``) and so is
+``_Collection`` (``no_gc``): they hold no cycles, and walking them all on
+every full collection was a large share of a write-heavy server's time.
+
 Names with a leading underscore (``_Collection``, ``_scan``, ``_pairs``) are
 private; kvstore/_core.pyi lists the public surface.
 """
@@ -53,7 +62,12 @@ from libc.string cimport memcpy
 
 from sortedcontainers import SortedList
 
+cimport cython
+
 cdef extern from "Python.h":
+    ctypedef struct PyObject
+    void PyObject_GC_UnTrack(void *op)
+    int PyObject_GC_IsTracked(object o)
     Py_ssize_t PyDict_GET_SIZE(object o)
     long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
     bint PyUnicode_IS_ASCII(object o)
@@ -894,6 +908,7 @@ cdef inline bytes _order_key(uint64_t token, bytes hk):
     return out
 
 
+@cython.no_gc
 cdef class _Collection:
     """The items of one partition key, in one of two shapes:
 
@@ -905,8 +920,15 @@ cdef class _Collection:
       ``item1`` are None.
 
     put promotes the first shape to the second; delete demotes back.
+
+    Not seen by the cyclic GC (``no_gc``): nothing it holds can refer back
+    to it.  ``raw1`` / ``raws`` cache the items' JSON as the server's encoder writes
+    it (``Partition.get_raw``): filled by a reader, dropped by every put and
+    delete of the item (items are never changed in place, so that is every
+    change), and by promotion and demotion.
     """
-    cdef readonly object token        # Python int, as given at the first put
+    cdef uint64_t tok                 # the token (a C field: put compares it without
+                                      # touching another object)
     cdef readonly bytes hk
     cdef readonly bytes okey          # _order_key(token, hk): the scan order
     cdef bytes sk1
@@ -915,9 +937,15 @@ cdef class _Collection:
     cdef dict sizes
     cdef object keys
     cdef Py_ssize_t nbytes
+    cdef bytes raw1                   # encode(item1), once a reader asked for it
+    cdef dict raws                    # sk -> encode(items[sk]), likewise (or None)
+
+    @property
+    def token(self):
+        return self.tok
 
     def __init__(self, token, bytes hk, bytes sk, item, Py_ssize_t size):
-        self.token = token
+        self.tok = token
         self.hk = hk
         self.okey = _order_key(token, hk)
         self.sk1 = sk
@@ -942,6 +970,30 @@ def prefix_bounds(bytes prefix not None):
     memcpy(h, p, n)
     h[n - 1] += 1
     return (prefix, hi)
+
+
+cdef enum:
+    _UNTRACK_DEPTH = 40        # past DynamoDB's 32 levels
+
+
+cdef void _untrack(object o, int depth):
+    """Take a stored item's containers off the cyclic GC's lists.  Items are
+    trees (JSON: no cycles) and never changed in place, so the collector has
+    nothing to find in them, and walking every stored item on each full
+    collection costs the server dearly.  A container CPython left untracked
+    holds no container, so the walk stops there."""
+    if depth > _UNTRACK_DEPTH or not PyObject_GC_IsTracked(o):
+        return
+    if type(o) is dict:
+        PyObject_GC_UnTrack(<PyObject *>o)
+        for v in (<dict>o).values():
+            if type(v) is dict or type(v) is list:
+                _untrack(v, depth + 1)
+    elif type(o) is list:
+        PyObject_GC_UnTrack(<PyObject *>o)
+        for v in <list>o:
+            if type(v) is dict or type(v) is list:
+                _untrack(v, depth + 1)
 
 
 cdef inline bint _in_bounds(bytes sk, lo, hi, bint lo_inclusive, bint hi_inclusive):
@@ -980,11 +1032,44 @@ def _scan(Partition part, bytes first_okey, _Collection first, bytes after_sk):
                 yield (c.token, c.hk, sk, c.items[sk])
 
 
+# The items' JSON, cached beside them for the server's answers (the
+# splicing fast paths of kvstore/api): ``encode`` is the server's encoder.
+
+cdef object _raw_of(_Collection c, bytes sk, encode):
+    """encode(item under sk in c), cached; None if there is no such item."""
+    cdef object raw
+    if c.items is None:
+        if c.sk1 != sk:
+            return None
+        raw = c.raw1
+        if raw is None:
+            raw = encode(c.item1)
+            c.raw1 = raw
+        return raw
+    if c.raws is None:
+        c.raws = {}
+    raw = c.raws.get(sk)
+    if raw is None:
+        item = c.items.get(sk)
+        if item is None:
+            return None
+        raw = encode(item)
+        c.raws[sk] = raw
+    return raw
+
+
+cdef Py_ssize_t _size_of(_Collection c, bytes sk):
+    """The size stored with the item under sk (which is there)."""
+    if c.items is None:
+        return c.nbytes
+    return c.sizes[sk]
+
+
 cdef class Partition:
     """Storage of one ring partition of one table (see the module docstring).
 
-    Items are opaque objects (wire-form dicts), stored and returned as-is;
-    None is not an item. ``size`` at put is the caller's measure of the item
+    Items are opaque objects (wire-form dicts), stored and returned as-is
+    (untracked by the cyclic GC: see _untrack); None is not an item. ``size`` at put is the caller's measure of the item
     (DynamoDB's item size); the partition only sums it.
     """
 
@@ -1040,6 +1125,41 @@ cdef class Partition:
             return None
         return item, c.sizes[sk]
 
+    def get_raw(self, bytes hk not None, bytes sk not None, encode):
+        """``encode(item)`` of the item stored under (hk, sk) -- cached beside
+        it until the item is replaced or deleted -- or None."""
+        cdef _Collection c = self._colls.get(hk)
+        if c is None:
+            return None
+        return _raw_of(c, sk, encode)
+
+    def query_raw(self, bytes hk not None, lo, hi, bint lo_inclusive, bint hi_inclusive, bint reverse, encode):
+        """``[encode(item) for _sk, item in query(hk, lo, hi, ...)]`` (no
+        start_after), each cached as by get_raw."""
+        cdef _Collection c = self._colls.get(hk)
+        cdef list out = []
+        cdef dict raws
+        if c is None:
+            return out
+        if c.items is None:
+            if _in_bounds(c.sk1, lo, hi, lo_inclusive, hi_inclusive):
+                out.append(_raw_of(c, c.sk1, encode))
+            return out
+        if c.raws is None:
+            c.raws = {}
+        raws = c.raws
+        if lo is None and hi is None:
+            it = reversed(c.keys) if reverse else c.keys
+        else:
+            it = c.keys.irange(lo, hi, (lo_inclusive, hi_inclusive), reverse)
+        for sk in it:
+            raw = raws.get(sk)
+            if raw is None:
+                raw = encode(c.items[sk])
+                raws[sk] = raw
+            out.append(raw)
+        return out
+
     def put(self, token, bytes hk not None, bytes sk not None, item, size):
         """Store ``item`` under (hk, sk) and return the item it replaces, or None."""
         cdef Py_ssize_t n = size
@@ -1048,6 +1168,8 @@ cdef class Partition:
             raise TypeError("None is not an item")
         if n < 0:
             raise ValueError("item size must be >= 0, got %d" % n)
+        if type(item) is dict:
+            _untrack(item, 0)
         c = self._colls.get(hk)
         if c is None:
             # _Collection() range-checks the token: [0, 2**64) else OverflowError
@@ -1057,12 +1179,16 @@ cdef class Partition:
             self._count += 1
             self._bytes += n
             return None
-        if token != c.token:
+        if type(token) is int and 0 <= token <= 0xFFFFFFFFFFFFFFFF:
+            if <uint64_t>token != c.tok:
+                raise ValueError("token %r differs from the collection's token %r" % (token, c.token))
+        elif token != c.token:
             raise ValueError("token %r differs from the collection's token %r" % (token, c.token))
         if c.items is None:
             if c.sk1 == sk:                            # overwrite the only item
                 old = c.item1
                 c.item1 = item
+                c.raw1 = None
                 self._bytes += n - c.nbytes
                 c.nbytes = n
                 return old
@@ -1071,6 +1197,7 @@ cdef class Partition:
             c.keys = SortedList((c.sk1, sk))
             c.sk1 = None
             c.item1 = None
+            c.raw1 = None
             c.nbytes += n
             self._count += 1
             self._bytes += n
@@ -1083,6 +1210,8 @@ cdef class Partition:
             n -= <Py_ssize_t>c.sizes[sk]
         c.items[sk] = item
         c.sizes[sk] = size
+        if c.raws is not None:
+            c.raws.pop(sk, None)
         c.nbytes += n
         self._bytes += n
         return old
@@ -1105,6 +1234,8 @@ cdef class Partition:
         if old is None:
             return None
         n = c.sizes.pop(sk)
+        if c.raws is not None:
+            c.raws.pop(sk, None)
         c.keys.remove(sk)
         c.nbytes -= n
         self._count -= 1
@@ -1116,6 +1247,7 @@ cdef class Partition:
             c.items = None
             c.sizes = None
             c.keys = None
+            c.raws = None
         return old
 
     def query(self, bytes hk not None, lo=None, hi=None, bint lo_inclusive=True,
@@ -1166,16 +1298,18 @@ cdef class Partition:
         for okey in self._order:
             c = self._colls.get(okey[8:])
             assert c is not None and c.okey == okey, "order key %r has no collection" % (okey,)
-            assert c.okey == _order_key(c.token, c.hk), "stale order key for %r" % (c.hk,)
+            assert c.okey == _order_key(c.tok, c.hk), "stale order key for %r" % (c.hk,)
             assert prev is None or prev < okey, "collections out of order at %r" % (c.hk,)
             prev = okey
             assert c.nbytes >= 0, "negative size in %r" % (c.hk,)
             if c.items is None:
-                assert c.sizes is None and c.keys is None, "half-promoted collection %r" % (c.hk,)
+                assert c.sizes is None and c.keys is None and c.raws is None, \
+                    "half-promoted collection %r" % (c.hk,)
                 assert c.sk1 is not None and c.item1 is not None, "empty collection %r kept" % (c.hk,)
                 count += 1
             else:
-                assert c.sk1 is None and c.item1 is None, "stale inline item in %r" % (c.hk,)
+                assert c.sk1 is None and c.item1 is None and c.raw1 is None, "stale inline item in %r" % (c.hk,)
+                assert c.raws is None or c.raws.keys() <= c.items.keys(), "cached JSON of a gone item in %r" % (c.hk,)
                 assert len(c.items) >= 2, "collection %r of %d items not demoted" % (c.hk, len(c.items))
                 assert c.items.keys() == c.sizes.keys(), "items and sizes disagree in %r" % (c.hk,)
                 assert None not in c.items.values(), "None stored as an item in %r" % (c.hk,)
@@ -1187,3 +1321,91 @@ cdef class Partition:
             total += c.nbytes
         assert count == self._count, "item count %d != %d" % (self._count, count)
         assert total == self._bytes, "size_bytes %d != %d" % (self._bytes, total)
+
+
+# ---------------------------------------------------------------------------
+# The server's reads, spliced from cached JSON
+# ---------------------------------------------------------------------------
+#
+# One call from a request's wire ``Key`` (or a BatchGetItem table's
+# ``Keys``) to the stored items' JSON: the checks of wire_key_fast, the key
+# codec, the ring, the table's partition and the item, with no Python frame
+# between.  ``partitions`` is the table's ring index -> Partition mapping,
+# looked up as Python does (a multi-worker table answers another worker's
+# partition with an object that is not a Partition: the caller's general
+# path then runs, and routes).  Like the other fast functions these decide
+# nothing: None means "not certain", and the caller runs its Python.
+
+cdef bytes _wire_key_bytes(dict av, str type_):
+    # A value _wire_key_ok accepted: S (no lone surrogate) or canonical N.
+    v = av[type_]
+    if type_ == "S":
+        return (<str>v).encode("utf-8")
+    return encode_n(v)
+
+
+cdef tuple _locate_wire(key, str hash_name, str hash_type, range_name, range_type, Ring ring, partitions):
+    """(Partition, hk, sk) of a wire key certainly valid, or None."""
+    if type(key) is not dict or PyDict_GET_SIZE(key) != (1 if range_name is None else 2):
+        return None
+    hav = (<dict>key).get(hash_name)
+    if not _wire_key_ok(hav, hash_type, 2048):
+        return None
+    cdef bytes sk = b""
+    if range_name is not None:
+        rav = (<dict>key).get(range_name)
+        if not _wire_key_ok(rav, range_type, 1024):
+            return None
+        sk = _wire_key_bytes(rav, range_type)
+    cdef bytes hk = _wire_key_bytes(hav, hash_type)
+    cdef uint64_t token = xxh64(<const unsigned char *>PyBytes_AS_STRING(hk), PyBytes_GET_SIZE(hk))
+    part = partitions[ring._find(token)]
+    if type(part) is not Partition:
+        return None
+    return part, hk, sk
+
+
+def read_raw(key, str hash_name not None, str hash_type not None, range_name, range_type, Ring ring not None,
+             partitions, encode):
+    """``encode(item)`` of the item a request's wire ``Key`` names (cached as
+    by Partition.get_raw), b"" when there is none, or None when the key is
+    not one wire_key_fast accepts (or its partition is not here)."""
+    cdef tuple found = _locate_wire(key, hash_name, hash_type, range_name, range_type, ring, partitions)
+    if found is None:
+        return None
+    cdef _Collection c = (<Partition>found[0])._colls.get(found[1])
+    if c is None:
+        return b""
+    raw = _raw_of(c, <bytes>found[2], encode)
+    return b"" if raw is None else raw
+
+
+def read_raws(keys, str hash_name not None, str hash_type not None, range_name, range_type, Ring ring not None,
+              partitions, encode):
+    """For a BatchGetItem table's ``Keys``: (the found items' ``encode(item)``
+    in key order, the sum of their stored sizes), or None unless ``keys`` is
+    a list of 1..100 keys that wire_key_fast accepts, no key twice."""
+    if type(keys) is not list or not 0 < len(<list>keys) <= 100:
+        return None
+    cdef list out = []
+    cdef set seen = set()
+    cdef Py_ssize_t total = 0, n = len(<list>keys)
+    cdef _Collection c
+    cdef tuple found
+    cdef bytes sk
+    for key in <list>keys:
+        found = _locate_wire(key, hash_name, hash_type, range_name, range_type, ring, partitions)
+        if found is None:
+            return None
+        seen.add(found[1:])  # (hk, sk): the item's identity in its table
+        c = (<Partition>found[0])._colls.get(found[1])
+        if c is None:
+            continue
+        sk = found[2]
+        raw = _raw_of(c, sk, encode)
+        if raw is not None:
+            out.append(raw)
+            total += _size_of(c, sk)
+    if len(seen) != n:
+        return None
+    return out, total

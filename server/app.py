@@ -9,7 +9,9 @@ checks is DynamoDB's (as recorded by dynalite's connection tests):
 2. a target without the ``DynamoDB_20120810.`` (or, for streams,
    ``DynamoDBStreams_20120810.``) prefix -> UnknownOperationException;
 3. an empty body for a known operation -> SerializationException;
-4. the engine: ``kvstore.api.dispatch(db, operation, request)``.
+4. the engine: ``kvstore.api.dispatch(db, operation, request)`` -- or first,
+   for the hot reads, ``kvstore.api.ENCODED_PATHS`` (the answer as JSON
+   bytes spliced from the items' cached JSON, or None: dispatch).
 
 Streams operations go to ``streams_dispatch`` (same signature as
 ``dispatch``; by default ``kvstore.api.streams_dispatch``).  Nothing
@@ -59,10 +61,12 @@ def make_handler(db=None, *, dispatch=None, streams_dispatch=None, operations=No
     the engine knows, used only to tell an empty body on a known operation
     (SerializationException) from an unknown one.
     """
+    encoded_paths = {}
     if dispatch is None:
         from kvstore import api
 
         dispatch = api.dispatch
+        encoded_paths = getattr(api, "ENCODED_PATHS", encoded_paths)
         if operations is None:
             operations = getattr(api, "OPERATIONS", None)
         if streams_dispatch is None:
@@ -76,12 +80,9 @@ def make_handler(db=None, *, dispatch=None, streams_dispatch=None, operations=No
 
     decode = msgspec.json.Decoder().decode
     encode = msgspec.json.Encoder().encode
-    routes = {}  # raw target -> (dispatch function, operation name)
+    routes = {}  # raw target -> (dispatch function, operation name, encoded path or None)
 
     def route(target):
-        found = routes.get(target)
-        if found is not None:
-            return found
         if target is None:
             raise UnknownOperationException()
         service, dot, operation = target.partition(b".")
@@ -97,7 +98,7 @@ def make_handler(db=None, *, dispatch=None, streams_dispatch=None, operations=No
             name = operation.decode("ascii")
         except UnicodeDecodeError:
             raise UnknownOperationException() from None
-        found = (fn, name)
+        found = (fn, name, encoded_paths.get(name) if fn is dispatch else None)
         if len(routes) < 256:
             routes[target] = found
         return found
@@ -113,11 +114,18 @@ def make_handler(db=None, *, dispatch=None, streams_dispatch=None, operations=No
                     raise SerializationException()
             else:
                 request = None
-            fn, operation = route(target)
+            found = routes.get(target)
+            if found is None:
+                found = route(target)
+            fn, operation, encoded = found
             if request is None:
                 if fn is dispatch and operations is not None and operation not in operations:
                     raise UnknownOperationException()
                 raise SerializationException()
+            if encoded is not None:
+                answer = encoded(db, request, encode)
+                if answer is not None:
+                    return 200, answer
             return 200, encode(fn(db, operation, request))
         except DynamoDBError as err:
             return err.status, encode(err.to_body())

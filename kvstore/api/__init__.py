@@ -10,7 +10,9 @@ operation's spec (``specs.py``, ``validation.py``), then runs the handler.
 a request which is certainly valid and plain, without the general checks,
 or returns None and leaves it to them (``items.get_fast`` and its kin; each
 answers exactly as the general path would, tested in
-tests/unit/test_server_fast.py).
+tests/unit/test_server_fast.py).  ``ENCODED_PATHS`` are the server's
+(``server.app.make_handler``): the same idea for the hot reads, answering
+with the encoded JSON itself, spliced from the items' cached JSON.
 """
 
 from ..errors import UnknownOperationException
@@ -18,7 +20,7 @@ from . import batch, control, items, partiql, read, tables, transact
 from .streams import STREAMS_OPERATIONS, streams_dispatch
 from .validation import validate_request
 
-__all__ = ["OPERATIONS", "dispatch", "STREAMS_OPERATIONS", "streams_dispatch"]
+__all__ = ["OPERATIONS", "dispatch", "ENCODED_PATHS", "STREAMS_OPERATIONS", "streams_dispatch"]
 
 OPERATIONS = {
     "CreateTable": tables.create_table,
@@ -49,7 +51,12 @@ OPERATIONS = {
     "DescribeContinuousBackups": control.describe_continuous_backups,
 }
 
-FAST_PATHS = {**items.FAST_PATHS, "Query": read.query_fast}
+FAST_PATHS = {**items.FAST_PATHS, "Query": read.query_fast, "BatchWriteItem": batch.batch_write_fast}
+
+# The server's reads answered as JSON bytes: ``(db, req, encode) -> bytes or
+# None``, the answer ``encode(dispatch(...))`` would give, spliced from the
+# items' JSON cached beside them (``Partition.get_raw``); None: dispatch.
+ENCODED_PATHS = {"GetItem": items.get_encoded, "Query": read.query_encoded, "BatchGetItem": batch.batch_get_encoded}
 
 
 def dispatch(db, operation, req):

@@ -21,11 +21,20 @@ Each item is then read or written on its own (a batch is not a transaction):
   ``table.remove`` each (what ``items.execute`` does for them), which
   returns the item replaced;
 - ConsumedCapacity is a list with one entry per table (``capacity.Consumed``).
+
+The server's common batches skip the general path (``kvstore.api``'s fast
+paths, held to it by tests/unit/test_server_fast.py): :func:`batch_get_encoded`
+answers a BatchGetItem of only ``Keys`` with the items' cached JSON spliced
+into the answer (``_core.read_raws``), and :func:`batch_write_fast` a
+BatchWriteItem of plain puts and deletes without the request's validation,
+which such a request passes.  Both return None for anything else: a member
+that asks for more, a key or item not certainly valid, a key twice, throughput
+enforced, a transaction's lock held, a size near a limit.
 """
 
 import msgspec
 
-from .._core import value_size_fast, wire_key_fast
+from .._core import item_key_fast, read_raws, validate_item_fast, value_size_fast, wire_key_fast
 from ..capacity import Consumed, read_units, render_list
 from ..errors import ProvisionedThroughputExceededException, ValidationException
 from ..expressions import Resolver, check_expression_parameters, project
@@ -34,7 +43,10 @@ from . import items
 from .legacy import attributes_to_get, check_no_mixing
 from .specs import KEYS_AND_ATTRIBUTES
 
-__all__ = ["batch_get_item", "batch_write_item", "MAX_BATCH_GET_KEYS", "MAX_RESPONSE_BYTES"]
+__all__ = [
+    "batch_get_item", "batch_write_item", "batch_get_encoded", "batch_write_fast",
+    "MAX_BATCH_GET_KEYS", "MAX_RESPONSE_BYTES",
+]
 
 MAX_BATCH_GET_KEYS = 100
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
@@ -209,6 +221,38 @@ def batch_get_item(db, req):
     return out
 
 
+def batch_get_encoded(db, req, encode):
+    """batch_get_item's answer, as ``encode`` writes it, to a request of only
+    RequestItems whose entries are only Keys (wire keys that wire_key_fast
+    accepts, no key twice, 100 in all), tables that exist, throughput not
+    enforced, no transaction lock held, the answer within 16 MB; else None."""
+    if len(req) != 1 or db.throughput.enabled or db.locks._held:
+        return None
+    request_items = req.get("RequestItems")
+    if type(request_items) is not dict or not request_items:
+        return None
+    parts = []
+    count = size = 0
+    tables = db.tables
+    for name, entry in request_items.items():
+        if type(entry) is not dict or len(entry) != 1:
+            return None
+        table = tables.get(name)
+        if table is None:
+            return None
+        keys = entry.get("Keys")
+        found = read_raws(keys, table.hash_key, table.hash_type, table.range_key, table.range_type,
+                          table.ring, table.partitions, encode)
+        if found is None:
+            return None
+        count += len(keys)
+        size += found[1]
+        parts.append(b"%b:[%b]" % (encode(name), b",".join(found[0])))
+    if count > MAX_BATCH_GET_KEYS or size > MAX_RESPONSE_BYTES:
+        return None
+    return b'{"Responses":{%b},"UnprocessedKeys":{}}' % b",".join(parts)
+
+
 # -- BatchWriteItem ---------------------------------------------------------------
 
 
@@ -314,3 +358,99 @@ def batch_write_item(db, req):
     if metrics:
         out["ItemCollectionMetrics"] = metrics
     return out
+
+
+MAX_BATCH_WRITE_REQUESTS = 25
+
+
+def _fast_writes(table, requests):
+    """[(key AVs, item or None, size), ...] of one table's WriteRequests when
+    each is certainly valid and plain (see batch_write_fast), else None."""
+    if type(requests) is not list or not requests:
+        return None
+    schema = (table.hash_key, table.hash_type, table.range_key, table.range_type)
+    indexes = table.indexes
+    writes = []
+    for request in requests:
+        if type(request) is not dict or len(request) != 1:
+            return None
+        put = request.get("PutRequest")
+        if put is not None:
+            if type(put) is not dict or len(put) != 1:
+                return None
+            found = validate_item_fast(put.get("Item"))
+            if found is None:
+                return None
+            item, size = found
+            if size > MAX_ITEM_SIZE:
+                return None
+            key = item_key_fast(item, *schema)
+            if key is None:
+                return None
+            if indexes:
+                try:
+                    table.check_index_keys(item)
+                except ValidationException:
+                    return None
+        else:
+            delete = request.get("DeleteRequest")
+            if type(delete) is not dict or len(delete) != 1:
+                return None
+            key = wire_key_fast(delete.get("Key"), *schema)
+            if key is None:
+                return None
+            item, size = None, 0
+        writes.append((key, item, size))
+    return writes
+
+
+def batch_write_fast(db, req):
+    """batch_write_item's answer to a request of only RequestItems: tables that
+    exist, 25 requests in all, each a PutRequest of only an Item of the core's
+    common shapes (validate_item_fast, item_key_fast, index keys valid) or a
+    DeleteRequest of only a Key that wire_key_fast accepts, no item twice,
+    throughput not enforced, no transaction lock held; else None (nothing
+    written).  The writes are the general path's: table.write / table.remove
+    in request order (indexes, stream, log).
+
+    Every check comes before the first ``table.locate``, as in the general
+    path, whose first storage access it is (server/cluster.py's
+    ``validate_only`` counts on that)."""
+    if len(req) != 1 or db.throughput.enabled or db.locks._held:
+        return None
+    request_items = req.get("RequestItems")
+    if type(request_items) is not dict or not request_items:
+        return None
+    plans = []
+    total = 0
+    tables = db.tables
+    for name, requests in request_items.items():
+        table = tables.get(name)
+        if table is None:
+            return None
+        writes = _fast_writes(table, requests)
+        if writes is None:
+            return None
+        total += len(writes)
+        if total > MAX_BATCH_WRITE_REQUESTS:
+            return None
+        plans.append((table, writes))
+    located = []
+    for table, writes in plans:
+        seen = set()
+        locs = []
+        for key, item, size in writes:
+            loc = table.locate(key[0], key[1])
+            ident = (loc[2], loc[3])
+            if ident in seen:
+                return None
+            seen.add(ident)
+            locs.append(loc)
+        located.append(locs)
+    for (table, writes), locs in zip(plans, located):
+        for (_key, item, size), loc in zip(writes, locs):
+            if item is not None:
+                table.write(loc, item, size)
+            else:
+                table.remove(loc)
+    return {"UnprocessedItems": {}}

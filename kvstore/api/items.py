@@ -37,6 +37,8 @@ and return None for anything else, which then takes the general path and
 gets its exact answer or error.  What they do for the requests they take
 is what the general path does for them (tests/unit/test_server_fast.py
 holds them to it), minus the checks that pass by construction.
+:func:`get_encoded` is get_fast for the server (``ENCODED_PATHS``): the
+answer as JSON bytes, spliced from the item's JSON cached in its partition.
 
 The key checks here are shared by every operation that names an item:
 :func:`key_from_key` for a ``Key`` parameter and :func:`key_from_item` for
@@ -44,7 +46,7 @@ a whole item (PutItem).  Legacy parameters are converted by ``legacy.py``;
 expressions are the ``kvstore.expressions`` library's.
 """
 
-from .._core import item_key_fast, validate_item_fast, value_size_fast, wire_key_fast
+from .._core import item_key_fast, read_raw, validate_item_fast, value_size_fast, wire_key_fast
 from ..capacity import Consumed, read_units
 from ..errors import (
     ConditionalCheckFailedException, ResourceNotFoundException, TransactionConflictException, ValidationException,
@@ -63,7 +65,7 @@ __all__ = [
     "get_table", "key_from_key", "key_from_item", "check_item_key", "key_dict", "make_resolver",
     "ItemWrite", "PutWrite", "DeleteWrite", "UpdateWrite",
     "prepare_put", "prepare_delete", "prepare_update", "execute", "item_collection_metrics",
-    "get_fast", "put_fast", "update_fast", "FAST_PATHS",
+    "get_fast", "put_fast", "update_fast", "FAST_PATHS", "get_encoded",
 ]
 
 MAX_HASH_KEY_BYTES = 2048
@@ -581,6 +583,21 @@ def get_fast(db, req):
     if stored is None:
         return {}
     return {"Item": stored}
+
+
+def get_encoded(db, req, encode):
+    """get_fast's answer as ``encode`` writes it, spliced from the item's
+    cached JSON (``_core.read_raw``); None for the general path."""
+    if len(req) != 2 or db.throughput.enabled:
+        return None
+    table = fast_table(db, req)
+    if table is None:
+        return None
+    raw = read_raw(req.get("Key"), table.hash_key, table.hash_type, table.range_key, table.range_type,
+                   table.ring, table.partitions, encode)
+    if raw is None:
+        return None
+    return b'{"Item":' + raw + b"}" if raw else b"{}"
 
 
 def put_fast(db, req):

@@ -36,7 +36,7 @@ from ..errors import ValidationException
 from ..expressions import Resolver, check_expression_parameters, compare_values, evaluate, project
 from ..expressions.ast import And, Between, Call, Compare, Const, In, Not, Or, Path
 from ..schema import TOKEN_SPACE, escape_sort_bytes, scan_order, table_key_suffix
-from .._core import encode_key_value, hash64, prefix_bounds, value_size_fast
+from .._core import Partition, encode_key_value, hash64, prefix_bounds, value_size_fast
 from ..expressions import parse_condition
 from ..expressions.ast import Value
 from ..expressions.resolve import NAME_KEY, VALUE_KEY
@@ -44,7 +44,7 @@ from ..values import item_size, validate_value
 from . import legacy, specs
 from .items import fast_table, get_table
 
-__all__ = ["query", "scan", "do_query", "query_fast", "MAX_PAGE_BYTES"]
+__all__ = ["query", "scan", "do_query", "query_fast", "query_encoded", "MAX_PAGE_BYTES"]
 
 MAX_PAGE_BYTES = 1024 * 1024
 
@@ -597,7 +597,9 @@ def do_query(db, req, is_query):
 # begins_with on a bare name; False for anything else.  Per request the
 # placeholders are substituted and every check the general path would make
 # on such a request is made again (or found to pass by construction); any
-# doubt returns None.
+# doubt returns None.  query_fast answers with the items, query_encoded (the
+# server's, kvstore.api.ENCODED_PATHS) with the answer's JSON bytes, spliced
+# from the items' JSON cached in the partition.
 
 _QUERY_PLANS = {}
 _QUERY_PLANS_MAX = 1024
@@ -666,8 +668,10 @@ def _query_plan(text):
     return plan
 
 
-def query_fast(db, req):
-    """The common Query (see above): its answer, or None for the general path."""
+def _query_fast_read(db, req):
+    """The common Query's read (see above): (partition, hk, lo, hi,
+    lo_inclusive, hi_inclusive, reverse) for ``Partition.query`` or
+    ``query_raw``, or None for the general path."""
     if not _QUERY_FAST_MEMBERS.issuperset(req) or db.throughput.enabled:
         return None
     text = req.get("KeyConditionExpression")
@@ -733,9 +737,29 @@ def query_fast(db, req):
     if partition.collection_size(hk) >= MAX_PAGE_BYTES:
         return None  # a page that may stop at 1 MB: the general path measures it
     if range_condition is None:
-        pairs = partition.query(hk, None, None, True, True, not forward)
-    else:
-        lo, hi, lo_inclusive, hi_inclusive = _table_bounds(*range_condition)
-        pairs = partition.query(hk, lo, hi, lo_inclusive, hi_inclusive, not forward)
-    found = [item for _sk, item in pairs]
+        return partition, hk, None, None, True, True, not forward
+    lo, hi, lo_inclusive, hi_inclusive = _table_bounds(*range_condition)
+    return partition, hk, lo, hi, lo_inclusive, hi_inclusive, not forward
+
+
+def query_fast(db, req):
+    """The common Query (see above): its answer, or None for the general path."""
+    read = _query_fast_read(db, req)
+    if read is None:
+        return None
+    partition, hk, lo, hi, lo_inclusive, hi_inclusive, reverse = read
+    found = [item for _sk, item in partition.query(hk, lo, hi, lo_inclusive, hi_inclusive, reverse)]
     return {"Items": found, "Count": len(found), "ScannedCount": len(found)}
+
+
+def query_encoded(db, req, encode):
+    """query_fast's answer as ``encode`` writes it, spliced from the items'
+    cached JSON (``Partition.query_raw``); None for the general path."""
+    read = _query_fast_read(db, req)
+    if read is None:
+        return None
+    partition, hk, lo, hi, lo_inclusive, hi_inclusive, reverse = read
+    if type(partition) is not Partition:
+        return None  # another worker's (server/cluster.py): dispatch routes it
+    raws = partition.query_raw(hk, lo, hi, lo_inclusive, hi_inclusive, reverse, encode)
+    return b'{"Items":[%b],"Count":%d,"ScannedCount":%d}' % (b",".join(raws), len(raws), len(raws))

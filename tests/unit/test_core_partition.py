@@ -241,3 +241,42 @@ SEEDS = [int(os.environ["KVSTORE_STRESS_SEED"])] if os.environ.get("KVSTORE_STRE
 def test_partition_stress_matches_model(seed):
     # Random put/delete/get/query/scan steps agree with a dict + sorted() model, invariants hold throughout.
     run_stress(seed, 4000)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_partition_cached_json_follows_every_change(seed):
+    # get_raw/query_raw answer encode() of the item stored now, whatever put,
+    # overwrite, delete, promotion and demotion came between (no stale bytes).
+    import gc
+
+    import msgspec
+
+    encode = msgspec.json.Encoder().encode
+    rnd = random.Random(seed)
+    p = Partition()
+    model = {}
+    hks = [b"a", b"b", b"c"]
+    sks = [b"", b"1", b"2", b"3"]
+    tokens = {hk: i for i, hk in enumerate(hks)}
+    for step in range(3000):
+        hk, sk = rnd.choice(hks), rnd.choice(sks)
+        action = rnd.random()
+        if action < 0.4:
+            item = {"v": {"N": str(step)}, "m": {"M": {"x": {"L": [{"S": "y"}]}}}}
+            p.put(tokens[hk], hk, sk, item, 1)
+            model[(hk, sk)] = item
+            assert not gc.is_tracked(item) and not gc.is_tracked(item["m"]["M"]["x"]["L"])
+        elif action < 0.6:
+            p.delete(hk, sk)
+            model.pop((hk, sk), None)
+        elif action < 0.85:
+            raw = p.get_raw(hk, sk, encode)
+            assert raw == (encode(model[(hk, sk)]) if (hk, sk) in model else None), (seed, step)
+        else:
+            reverse = rnd.random() < 0.5
+            lo = rnd.choice([None, b"1", b"2"])
+            expected = [encode(item) for sk_, item in p.query(hk, lo, None, True, True, reverse)]
+            assert p.query_raw(hk, lo, None, True, True, reverse, encode) == expected, (seed, step)
+        if step % 100 == 0:
+            p._check()
+    p._check()

@@ -16,6 +16,9 @@ and the batch operations' shortcuts (``_plain_fingerprint``, stored sizes,
 tuple writes) are held to the general answers the same way.
 """
 
+import json
+
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +28,7 @@ from kvstore import api
 from kvstore.api import batch, items, read
 from kvstore.errors import DynamoDBError
 from kvstore.values import item_size
+from server.app import make_handler
 
 # monkeypatch is only used through monkeypatch.context(), undone per example.
 many = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -218,7 +222,70 @@ def query_requests(draw):
     return "Query", req
 
 
-requests = st.one_of(get_requests(), put_requests(), update_requests(), query_requests())
+@st.composite
+def delete_requests(draw):
+    return "DeleteItem", {"TableName": draw(tables), "Key": draw(keys)}
+
+
+batch_tables = st.sampled_from(["t_hs", "t_hn", "t_rs", "t_rn", "missing", ""])
+batch_key_lists = st.one_of(
+    st.lists(st.one_of(st.builds(lambda v: {"id": v}, key_values), keys), min_size=0, max_size=5),
+    st.builds(lambda n: [{"id": {"S": f"k{i}"}} for i in range(n)], st.sampled_from([1, 3, 100, 101])),
+    st.builds(lambda n: [{"id": {"N": str(i)}} for i in range(n)], st.sampled_from([2, 60])),
+    st.sampled_from([None, {}, "x"]),
+)
+batch_get_extras = st.sampled_from([{}, {}, {}, {"ConsistentRead": True}, {"ProjectionExpression": "n"},
+                                    {"AttributesToGet": ["n"]}, {"Bogus": 1}])
+
+
+@st.composite
+def batch_get_requests(draw):
+    request_items = {}
+    for _ in range(draw(st.integers(0, 3))):
+        entry = {"Keys": draw(batch_key_lists)}
+        entry.update(draw(batch_get_extras))
+        request_items[draw(batch_tables)] = entry
+    req = {"RequestItems": request_items}
+    req.update(draw(st.sampled_from([{}, {}, {}, {"ReturnConsumedCapacity": "TOTAL"}, {"Bogus": 1}])))
+    return "BatchGetItem", req
+
+
+@st.composite
+def write_request(draw):
+    kind = draw(st.sampled_from(["Put", "Put", "Delete", "Both", "Bad"]))
+    key = draw(batch_keys)
+    if kind == "Put":
+        item = {**key, **draw(st.dictionaries(st.sampled_from(["n", "a"]), plain_values, max_size=2))} \
+            if type(key) is dict else key
+        put = {"Item": item}
+        if draw(st.integers(0, 8)) == 0:
+            put["ConditionExpression"] = "attribute_exists(n)"
+        return {"PutRequest": put}
+    if kind == "Delete":
+        return {"DeleteRequest": {"Key": key}}
+    if kind == "Both":
+        return {"PutRequest": {"Item": key}, "DeleteRequest": {"Key": key}}
+    return draw(st.sampled_from([{}, None, {"PutRequest": None}, {"DeleteRequest": {}}]))
+
+
+@st.composite
+def batch_write_requests(draw):
+    request_items = {}
+    for _ in range(draw(st.integers(0, 2))):
+        writes = draw(st.one_of(
+            st.lists(write_request(), min_size=0, max_size=5),
+            st.builds(lambda n: [{"PutRequest": {"Item": {"id": {"S": f"k{i}"}, "n": {"N": str(i)}}}}
+                                 for i in range(n)], st.sampled_from([1, 25, 26])),
+        ))
+        request_items[draw(batch_tables)] = writes
+    req = {"RequestItems": request_items}
+    req.update(draw(st.sampled_from([{}, {}, {}, {"ReturnConsumedCapacity": "TOTAL"},
+                                     {"ReturnItemCollectionMetrics": "SIZE"}, {"Bogus": 1}])))
+    return "BatchWriteItem", req
+
+
+requests = st.one_of(get_requests(), put_requests(), update_requests(), query_requests(), delete_requests(),
+                     batch_get_requests(), batch_write_requests())
 
 
 # -- the fast paths answer as the general path does ------------------------------------
@@ -426,9 +493,111 @@ def test_batch_write_matches_items_execute(monkeypatch, writes, table, extra):
     for fast in (True, False):
         with monkeypatch.context() as m:
             if not fast:
+                m.setattr(api, "FAST_PATHS", {})
                 m.setattr(batch, "_prepare_write", prepare)
                 m.setattr(batch, "_apply_write", apply)
             db = kvstore.Database()
             _create(db)
             results.append((_outcome(db, "BatchWriteItem", req), _state(db)))
     assert results[0] == results[1]
+
+
+# -- the server's encoded answers (kvstore.api.ENCODED_PATHS) -----------------------
+# GetItem, Query and BatchGetItem answered with JSON bytes spliced from the
+# items' JSON cached in the partitions: byte for byte what the server's
+# handler gives through dispatch and its encoder, and every write (put,
+# update, delete, batch write, TTL) drops the cached JSON of what it changed.
+
+
+def _body(req):
+    return json.dumps(req).encode()
+
+
+def _handler_both(requests, monkeypatch):
+    """The server handler's (status, bytes) answers and the state after, with
+    every fast path then with none; asserted equal."""
+    results = []
+    for fast in (True, False):
+        with monkeypatch.context() as m:
+            if not fast:
+                m.setattr(api, "FAST_PATHS", {})
+                m.setattr(api, "ENCODED_PATHS", {})
+            db = kvstore.Database()
+            _create(db)
+            handle = make_handler(db)
+            answers = [handle(b"DynamoDB_20120810." + op.encode(), _body(req)) for op, req in requests]
+            results.append((answers, _state(db)))
+            for table in db.tables.values():
+                for partition in table.partitions.values():
+                    partition._check()
+    (fast_out, fast_state), (slow_out, slow_state) = results
+    for request, a, b in zip(requests, fast_out, slow_out):
+        assert a == b, request
+    assert fast_state == slow_state
+    return fast_out
+
+
+@many
+@given(st.lists(requests, min_size=1, max_size=14))
+def test_encoded_answers_match_the_general_path(monkeypatch, sequence):
+    _handler_both(sequence, monkeypatch)
+
+
+def test_encoded_answers_follow_every_write(monkeypatch):
+    get = ("GetItem", {"TableName": "t_hs", "Key": {"id": {"S": "k1"}}})
+    get_r = ("GetItem", {"TableName": "t_rs", "Key": {"pk": {"S": "p1"}, "sk": {"S": "s1"}}})
+    query = ("Query", {"TableName": "t_rs", "KeyConditionExpression": "pk = :p",
+                       "ExpressionAttributeValues": {":p": {"S": "p1"}}})
+    bget = ("BatchGetItem", {"RequestItems": {"t_hs": {"Keys": [{"id": {"S": "k1"}}, {"id": {"S": "k2"}}]},
+                                              "t_rs": {"Keys": [{"pk": {"S": "p1"}, "sk": {"S": "s1"}}]}}})
+    reads = [get, get_r, query, bget]
+    writes = [
+        ("PutItem", {"TableName": "t_hs", "Item": {"id": {"S": "k1"}, "v": {"S": "put"}}}),
+        ("PutItem", {"TableName": "t_rs", "Item": {"pk": {"S": "p1"}, "sk": {"S": "s1"}, "v": {"S": "put"}}}),
+        ("UpdateItem", {"TableName": "t_hs", "Key": {"id": {"S": "k1"}}, "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"S": "fast update"}}}),
+        ("UpdateItem", {"TableName": "t_rs", "Key": {"pk": {"S": "p1"}, "sk": {"S": "s1"}},
+                        "UpdateExpression": "ADD c :v", "ExpressionAttributeValues": {":v": {"N": "1"}}}),
+        ("BatchWriteItem", {"RequestItems": {"t_hs": [{"PutRequest": {"Item": {"id": {"S": "k2"}}}}],
+                                             "t_rs": [{"DeleteRequest": {"Key": {"pk": {"S": "p1"},
+                                                                                 "sk": {"S": "s0"}}}}]}}),
+        ("DeleteItem", {"TableName": "t_rs", "Key": {"pk": {"S": "p1"}, "sk": {"S": "s1"}}}),
+        ("DeleteItem", {"TableName": "t_hs", "Key": {"id": {"S": "k1"}}}),
+        ("PutItem", {"TableName": "t_hs", "Item": {"id": {"S": "k1"}, "v": {"S": "back"}}}),
+        ("DeleteItem", {"TableName": "t_rs", "Key": {"pk": {"S": "p1"}, "sk": {"S": "s2"}}}),
+        ("DeleteItem", {"TableName": "t_rs", "Key": {"pk": {"S": "p1"}, "sk": {"S": "s3"}}}),
+        ("PutItem", {"TableName": "t_rs", "Item": {"pk": {"S": "p1"}, "sk": {"S": "s9"}}}),
+    ]
+    sequence = list(reads)
+    for write in writes:
+        sequence += [write] + reads
+    out = _handler_both(sequence, monkeypatch)
+    assert all(status == 200 for status, _ in out), out
+    # The last reads see the last writes: k1 back, p1's s0..s3 gone and s9 there.
+    assert json.loads(out[-4][1]) == {"Item": {"id": {"S": "k1"}, "v": {"S": "back"}}}
+    assert out[-3][1] == b"{}"
+    assert [i["sk"]["S"] for i in json.loads(out[-2][1])["Items"]] == ["s9"]
+    assert json.loads(out[-1][1])["Responses"]["t_hs"][0]["v"] == {"S": "back"}
+
+
+def test_reads_take_the_encoded_path():
+    db = kvstore.Database()
+    _create(db)
+    encode = msgspec.json.Encoder().encode
+    req = {"TableName": "t_hs", "Key": {"id": {"S": "k1"}}}
+    assert items.get_encoded(db, req, encode) == encode(db.request("GetItem", req))
+    assert items.get_encoded(db, {"TableName": "t_hs", "Key": {"id": {"S": "no"}}}, encode) == b"{}"
+    assert items.get_encoded(db, {"TableName": "t_hs", "Key": {"id": {"S": ""}}}, encode) is None
+    req = {"TableName": "t_rn", "KeyConditionExpression": "pk = :p AND sk > :s",
+           "ExpressionAttributeValues": {":p": {"S": "p1"}, ":s": {"N": "0"}}}
+    assert read.query_encoded(db, req, encode) == encode(db.request("Query", req))
+    req = {"RequestItems": {"t_hn": {"Keys": [{"id": {"N": str(i)}} for i in range(5)]}}}
+    assert batch.batch_get_encoded(db, req, encode) == encode(db.request("BatchGetItem", req))
+    req = {"RequestItems": {"t_hn": {"Keys": [{"id": {"N": "1"}}, {"id": {"N": "1"}}]}}}
+    assert batch.batch_get_encoded(db, req, encode) is None  # duplicates: the general path's error
+    req = {"RequestItems": {"t_hs": [{"PutRequest": {"Item": {"id": {"S": "b"}}}},
+                                     {"DeleteRequest": {"Key": {"id": {"S": "k0"}}}}]}}
+    assert batch.batch_write_fast(db, req) == {"UnprocessedItems": {}}
+    assert db.tables["t_hs"].item_count == 3
+    assert batch.batch_write_fast(db, {"RequestItems": {"t_hs": [{"PutRequest": {"Item": {"id": {"S": "b"}}}}]},
+                                       "ReturnConsumedCapacity": "TOTAL"}) is None
