@@ -156,3 +156,31 @@ def read_raws(
     """(the found items' cached JSON in key order, their stored sizes summed)
     for a list of 1..100 distinct wire keys that wire_key_fast accepts; None
     otherwise."""
+
+def plain_writes(
+    requests: Any, hash_name: str, hash_type: str, range_name: str | None, range_type: str | None,
+    max_size: int,
+) -> list[tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None, int]] | None:
+    """(hash AV, range AV or None, item or None for a delete, size) of one
+    table's BatchWriteItem WriteRequests when each is a plain PutRequest
+    (validate_item_fast, size <= max_size, key as item_key_fast) or
+    DeleteRequest (wire_key_fast); None otherwise."""
+
+def locate_writes(
+    writes: list[tuple[Any, Any, Any, int]], ring: Ring, partitions: Any,
+) -> list[tuple[Partition, int, bytes, bytes]] | None:
+    """Table.locate of each of plain_writes' writes; None if an item is named
+    twice or a partition is not a Partition."""
+
+def store_writes(writes: list[tuple[Any, Any, Any, int]], locs: list[tuple[Partition, int, bytes, bytes]]) -> None:
+    """Put / delete each write at its location (a table with no index,
+    stream or log: what Table.write / Table.remove do there)."""
+
+def store_plain_item(
+    item: Any, hash_name: str, hash_type: str, range_name: str | None, range_type: str | None, ring: Ring,
+    partitions: Any, max_size: int,
+) -> bool | None:
+    """Store a PutItem's item (a table with no index, stream or log): True
+    when validate_item_fast accepts it within max_size, its key is certain
+    (item_key_fast) and its partition is a Partition; else None, nothing
+    stored."""

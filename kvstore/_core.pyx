@@ -43,6 +43,12 @@ when misused and never a DynamoDB error.
   beside them (dropped by any put or delete of the item), from the wire key
   to the bytes in one call.
 
+* ``plain_writes`` / ``locate_writes`` / ``store_writes`` and
+  ``store_plain_item``: the server's plain BatchWriteItem and PutItem into a
+  table with no index, stream or log, from the request's items to the
+  partitions in a few calls per table (kvstore/api/batch.py, items.py);
+  like the item fast paths, None when not certain.
+
 Stored items are taken off the cyclic GC's lists (``_untrack``) and so is
 ``_Collection`` (``no_gc``): they hold no cycles, and walking them all on
 every full collection was a large share of a write-heavy server's time.
@@ -1163,11 +1169,16 @@ cdef class Partition:
     def put(self, token, bytes hk not None, bytes sk not None, item, size):
         """Store ``item`` under (hk, sk) and return the item it replaces, or None."""
         cdef Py_ssize_t n = size
-        cdef _Collection c
         if item is None:
             raise TypeError("None is not an item")
         if n < 0:
             raise ValueError("item size must be >= 0, got %d" % n)
+        return self._put(token, hk, sk, item, n)
+
+    cdef object _put(self, token, bytes hk, bytes sk, item, Py_ssize_t n):
+        """put, its arguments checked (item not None, n >= 0)."""
+        cdef _Collection c
+        size = n
         if type(item) is dict:
             _untrack(item, 0)
         c = self._colls.get(hk)
@@ -1218,6 +1229,9 @@ cdef class Partition:
 
     def delete(self, bytes hk not None, bytes sk not None):
         """Remove the item under (hk, sk) and return it, or None if absent."""
+        return self._delete(hk, sk)
+
+    cdef object _delete(self, bytes hk, bytes sk):
         cdef _Collection c = self._colls.get(hk)
         cdef Py_ssize_t n
         if c is None:
@@ -1409,3 +1423,150 @@ def read_raws(keys, str hash_name not None, str hash_type not None, range_name, 
     if len(seen) != n:
         return None
     return out, total
+
+
+# ---------------------------------------------------------------------------
+# The server's plain BatchWriteItem (kvstore/api/batch.py batch_write_fast)
+# ---------------------------------------------------------------------------
+#
+# Three coarse calls per table of a batch, in the general path's order:
+# plain_writes checks every WriteRequest (nothing located), locate_writes
+# finds each item's Partition (no item read), store_writes applies them.
+# Like the other fast functions these decide nothing: None means "not
+# certain", and the caller runs its Python, which answers the same.
+
+cdef Py_ssize_t _plain_item_size(item):
+    """validate_item_fast's size of ``item``, or -1 where it answers None."""
+    if type(item) is not dict:
+        return -1
+    cdef Py_ssize_t size = 0, n
+    for name, av in (<dict>item).items():
+        if type(name) is not str:
+            return -1
+        n = _fast_value_size(av, 1)
+        if n < 0:
+            return -1
+        size += _utf8_size(name) + n
+    return size
+
+
+def plain_writes(requests, str hash_name not None, str hash_type not None, range_name, range_type,
+                 Py_ssize_t max_size):
+    """[(hash AV, range AV or None, item or None, size), ...] of one table's
+    WriteRequests when each is a PutRequest of only an Item that
+    validate_item_fast accepts (size <= max_size, key certain as by
+    item_key_fast) or a DeleteRequest of only a Key that wire_key_fast
+    accepts (item None, size 0); else None."""
+    if type(requests) is not list or not requests:
+        return None
+    cdef list out = []
+    cdef Py_ssize_t size
+    cdef Py_ssize_t keys = 1 if range_name is None else 2
+    for request in <list>requests:
+        if type(request) is not dict or PyDict_GET_SIZE(request) != 1:
+            return None
+        put = (<dict>request).get("PutRequest")
+        if put is not None:
+            if type(put) is not dict or PyDict_GET_SIZE(put) != 1:
+                return None
+            item = (<dict>put).get("Item")
+            size = _plain_item_size(item)
+            if size < 0 or size > max_size:
+                return None
+            hav = (<dict>item).get(hash_name)
+            if not _item_key_ok(hav, hash_type, 2048):
+                return None
+            if range_name is None:
+                rav = None
+            else:
+                rav = (<dict>item).get(range_name)
+                if not _item_key_ok(rav, range_type, 1024):
+                    return None
+            out.append((hav, rav, item, size))
+        else:
+            delete = (<dict>request).get("DeleteRequest")
+            if type(delete) is not dict or PyDict_GET_SIZE(delete) != 1:
+                return None
+            key = (<dict>delete).get("Key")
+            if type(key) is not dict or PyDict_GET_SIZE(key) != keys:
+                return None
+            hav = (<dict>key).get(hash_name)
+            if not _wire_key_ok(hav, hash_type, 2048):
+                return None
+            if range_name is None:
+                rav = None
+            else:
+                rav = (<dict>key).get(range_name)
+                if not _wire_key_ok(rav, range_type, 1024):
+                    return None
+            out.append((hav, rav, None, 0))
+    return out
+
+
+def locate_writes(list writes not None, Ring ring not None, partitions):
+    """[(Partition, token, hk, sk), ...] of plain_writes' writes, as
+    Table.locate finds them; None if one item is named twice or a
+    partition is not a Partition here (the caller's Python then decides)."""
+    cdef list out = []
+    cdef set seen = set()
+    cdef bytes hk, sk
+    cdef uint64_t token
+    for write in writes:
+        hk = encode_key_value((<tuple>write)[0])
+        rav = (<tuple>write)[1]
+        sk = b"" if rav is None else encode_key_value(rav)
+        token = xxh64(<const unsigned char *>PyBytes_AS_STRING(hk), PyBytes_GET_SIZE(hk))
+        part = partitions[ring._find(token)]
+        if type(part) is not Partition:
+            return None
+        ident = (hk, sk)
+        if ident in seen:
+            return None
+        seen.add(ident)
+        out.append((part, token, hk, sk))
+    return out
+
+
+def store_writes(list writes not None, list locs not None):
+    """Apply locate_writes' writes in order, as Table.write / Table.remove
+    do for a table with no index, no stream and no log: put each item,
+    delete each key (the items replaced are dropped)."""
+    cdef Py_ssize_t i
+    cdef tuple write, loc
+    for i in range(len(writes)):
+        write = <tuple>writes[i]
+        loc = <tuple>locs[i]
+        item = write[2]
+        if item is not None:
+            (<Partition>loc[0])._put(loc[1], <bytes>loc[2], <bytes>loc[3], item, <Py_ssize_t>write[3])
+        else:
+            (<Partition>loc[0])._delete(<bytes>loc[2], <bytes>loc[3])
+
+
+def store_plain_item(item, str hash_name not None, str hash_type not None, range_name, range_type, Ring ring not None,
+              partitions, Py_ssize_t max_size):
+    """PutItem's store of ``item`` into a table with no index, stream or log
+    (kvstore/api/items.py put_fast): True once stored, when validate_item_fast
+    accepts it (size <= max_size), its key is certain as by item_key_fast
+    and its partition is a Partition here; else None, nothing done.  The
+    replaced item is dropped."""
+    cdef Py_ssize_t size = _plain_item_size(item)
+    if size < 0 or size > max_size:
+        return None
+    hav = (<dict>item).get(hash_name)
+    if not _item_key_ok(hav, hash_type, 2048):
+        return None
+    cdef bytes sk = b""
+    if range_name is not None:
+        rav = (<dict>item).get(range_name)
+        if not _item_key_ok(rav, range_type, 1024):
+            return None
+    cdef bytes hk = encode_key_value(hav)
+    if range_name is not None:
+        sk = encode_key_value(rav)
+    cdef uint64_t token = xxh64(<const unsigned char *>PyBytes_AS_STRING(hk), PyBytes_GET_SIZE(hk))
+    part = partitions[ring._find(token)]
+    if type(part) is not Partition:
+        return None
+    (<Partition>part)._put(token, hk, sk, item, size)
+    return True

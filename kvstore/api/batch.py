@@ -34,7 +34,8 @@ enforced, a transaction's lock held, a size near a limit.
 
 import msgspec
 
-from .._core import item_key_fast, read_raws, validate_item_fast, value_size_fast, wire_key_fast
+from .._core import (locate_writes, plain_writes, read_raws, store_writes, value_size_fast,
+                     wire_key_fast)
 from ..capacity import Consumed, read_units, render_list
 from ..errors import ProvisionedThroughputExceededException, ValidationException
 from ..expressions import Resolver, check_expression_parameters, project
@@ -364,44 +365,39 @@ MAX_BATCH_WRITE_REQUESTS = 25
 
 
 def _fast_writes(table, requests):
-    """[(key AVs, item or None, size), ...] of one table's WriteRequests when
-    each is certainly valid and plain (see batch_write_fast), else None."""
-    if type(requests) is not list or not requests:
-        return None
-    schema = (table.hash_key, table.hash_type, table.range_key, table.range_type)
-    indexes = table.indexes
-    writes = []
-    for request in requests:
-        if type(request) is not dict or len(request) != 1:
-            return None
-        put = request.get("PutRequest")
-        if put is not None:
-            if type(put) is not dict or len(put) != 1:
-                return None
-            found = validate_item_fast(put.get("Item"))
-            if found is None:
-                return None
-            item, size = found
-            if size > MAX_ITEM_SIZE:
-                return None
-            key = item_key_fast(item, *schema)
-            if key is None:
-                return None
-            if indexes:
+    """[(hash AV, range AV or None, item or None, size), ...] of one table's
+    WriteRequests when each is certainly valid and plain (see
+    batch_write_fast), else None."""
+    writes = plain_writes(requests, table.hash_key, table.hash_type, table.range_key, table.range_type,
+                          MAX_ITEM_SIZE)
+    if writes is not None and table.indexes:
+        for write in writes:
+            if write[2] is not None:
                 try:
-                    table.check_index_keys(item)
+                    table.check_index_keys(write[2])
                 except ValidationException:
                     return None
-        else:
-            delete = request.get("DeleteRequest")
-            if type(delete) is not dict or len(delete) != 1:
-                return None
-            key = wire_key_fast(delete.get("Key"), *schema)
-            if key is None:
-                return None
-            item, size = None, 0
-        writes.append((key, item, size))
     return writes
+
+
+def _fast_locate(table, writes):
+    """(Table.locate of each write, whether each is a Partition here), or
+    None if one item is named twice."""
+    located = locate_writes(writes, table.ring, table.partitions)
+    if located is not None:
+        return located, True
+    # A partition that is not a Partition here (another worker's, a
+    # validation pass): the general locate, which routes.
+    seen = set()
+    located = []
+    for hash_av, range_av, _item, _size in writes:
+        loc = table.locate(hash_av, range_av)
+        ident = (loc[2], loc[3])
+        if ident in seen:
+            return None
+        seen.add(ident)
+        located.append(loc)
+    return located, False
 
 
 def batch_write_fast(db, req):
@@ -411,7 +407,8 @@ def batch_write_fast(db, req):
     DeleteRequest of only a Key that wire_key_fast accepts, no item twice,
     throughput not enforced, no transaction lock held; else None (nothing
     written).  The writes are the general path's: table.write / table.remove
-    in request order (indexes, stream, log).
+    in request order (indexes, stream, log), or their core equivalent
+    ``store_writes`` for a table that has none of those.
 
     Every check comes before the first ``table.locate``, as in the general
     path, whose first storage access it is (server/cluster.py's
@@ -437,18 +434,15 @@ def batch_write_fast(db, req):
         plans.append((table, writes))
     located = []
     for table, writes in plans:
-        seen = set()
-        locs = []
-        for key, item, size in writes:
-            loc = table.locate(key[0], key[1])
-            ident = (loc[2], loc[3])
-            if ident in seen:
-                return None
-            seen.add(ident)
-            locs.append(loc)
+        locs = _fast_locate(table, writes)
+        if locs is None:
+            return None
         located.append(locs)
-    for (table, writes), locs in zip(plans, located):
-        for (_key, item, size), loc in zip(writes, locs):
+    for (table, writes), (locs, here) in zip(plans, located):
+        if here and not table.indexes and table.stream is None and table.wal is None:
+            store_writes(writes, locs)
+            continue
+        for (_hash, _range, item, size), loc in zip(writes, locs):
             if item is not None:
                 table.write(loc, item, size)
             else:

@@ -502,6 +502,146 @@ def test_batch_write_matches_items_execute(monkeypatch, writes, table, extra):
     assert results[0] == results[1]
 
 
+def test_plain_puts_store_through_the_core(monkeypatch):
+    """put_fast stores a plain item of a table with nothing to follow the
+    write in one core call; anything else goes through table.write."""
+    db = kvstore.Database()
+    _create(db)
+    stored = []
+    real = items.store_plain_item
+    monkeypatch.setattr(items, "store_plain_item", lambda *a: stored.append(a[0]) or real(*a))
+    for name, item in [("t_hs", {"id": {"S": "k1"}, "n": {"N": "9"}}),
+                       ("t_rs", {"pk": {"S": "p1"}, "sk": {"S": "new"}})]:
+        assert items.put_fast(db, {"TableName": name, "Item": item}) == {}
+        assert stored.pop() is item
+    assert db.request("GetItem", {"TableName": "t_hs", "Key": {"id": {"S": "k1"}}})["Item"]["n"] == {"N": "9"}
+    assert db.tables["t_rs"].item_count == 13
+    # An index and a stream: table.write; a key not certain: put_valid's errors.
+    assert items.put_fast(db, {"TableName": "t_rn", "Item": {"pk": {"S": "p9"}, "sk": {"N": "1"}}}) == {}
+    assert stored == []
+    with pytest.raises(DynamoDBError):
+        items.put_fast(db, {"TableName": "t_hs", "Item": {"id": {"S": ""}}})
+    _state(db)
+
+
+def _plain_writes_reference(requests, hash_name, hash_type, range_name, range_type, max_size):
+    """The Python that kvstore._core.plain_writes replaces (batch_write_fast's
+    former per-request loop), from the core's public single-value checks."""
+    from kvstore._core import item_key_fast, validate_item_fast, wire_key_fast
+    if type(requests) is not list or not requests:
+        return None
+    schema = (hash_name, hash_type, range_name, range_type)
+    out = []
+    for request in requests:
+        if type(request) is not dict or len(request) != 1:
+            return None
+        put = request.get("PutRequest")
+        if put is not None:
+            if type(put) is not dict or len(put) != 1:
+                return None
+            found = validate_item_fast(put.get("Item"))
+            if found is None or found[1] > max_size:
+                return None
+            key = item_key_fast(found[0], *schema)
+            if key is None:
+                return None
+            out.append((*key, found[0], found[1]))
+        else:
+            delete = request.get("DeleteRequest")
+            if type(delete) is not dict or len(delete) != 1:
+                return None
+            key = wire_key_fast(delete.get("Key"), *schema)
+            if key is None:
+                return None
+            out.append((*key, None, 0))
+    return out
+
+
+@many
+@given(st.one_of(st.lists(write_request(), min_size=0, max_size=6), st.sampled_from([None, {}, "x", [None]])),
+       st.sampled_from(["t_hs", "t_hn", "t_rs", "t_rn"]), st.sampled_from([400 * 1024, 10]))
+def test_plain_writes_match_their_reference(requests, name, max_size):
+    from kvstore._core import locate_writes, plain_writes
+    db = kvstore.Database()
+    _create(db)
+    table = db.tables[name]
+    schema = (table.hash_key, table.hash_type, table.range_key, table.range_type)
+    got = plain_writes(requests, *schema, max_size)
+    assert got == _plain_writes_reference(requests, *schema, max_size)
+    if got is None:
+        return
+    for write, want in zip(got, _plain_writes_reference(requests, *schema, max_size)):
+        assert write[2] is want[2]  # the request's own item dict, stored as is
+    try:
+        expected = [table.locate(h, r) for h, r, _item, _size in got]
+    except Exception as e:  # the same error either way (e.g. a lone surrogate)
+        with pytest.raises(type(e)):
+            locate_writes(got, table.ring, table.partitions)
+        return
+    idents = [(loc[2], loc[3]) for loc in expected]
+    located = locate_writes(got, table.ring, table.partitions)
+    if len(set(idents)) != len(idents):
+        assert located is None
+    else:
+        assert located == expected
+
+
+def test_plain_batches_store_through_the_core(monkeypatch):
+    db = kvstore.Database()
+    _create(db)
+    stored = []
+    real = batch.store_writes
+    monkeypatch.setattr(batch, "store_writes", lambda w, l: (stored.append(len(w)), real(w, l)))
+    req = {"RequestItems": {
+        "t_hs": [{"PutRequest": {"Item": {"id": {"S": f"k{i}"}, "n": {"N": "7"}}}} for i in range(3, 8)]
+        + [{"DeleteRequest": {"Key": {"id": {"S": "k0"}}}}, {"DeleteRequest": {"Key": {"id": {"S": "none"}}}}],
+        "t_rn": [{"PutRequest": {"Item": {"pk": {"S": "p9"}, "sk": {"N": "1"}, "a": {"S": "b"}}}}],
+    }}
+    assert batch.batch_write_fast(db, req) == {"UnprocessedItems": {}}
+    assert stored == [7]  # t_rn (an index and a stream) goes through table.write
+    assert db.tables["t_hs"].item_count == 7 and db.tables["t_rn"].item_count == 13
+    assert db.request("GetItem", {"TableName": "t_hs", "Key": {"id": {"S": "k3"}}})["Item"]["n"] == {"N": "7"}
+    _state(db)
+    # A key twice in one table refuses the fast path before anything is written.
+    twice = {"RequestItems": {"t_hs": [{"DeleteRequest": {"Key": {"id": {"S": "k1"}}}},
+                                       {"PutRequest": {"Item": {"id": {"S": "k1"}}}}]}}
+    assert batch.batch_write_fast(db, twice) is None
+    assert db.tables["t_hs"].item_count == 7
+
+
+def test_batch_write_fast_locates_through_the_table_elsewhere():
+    """A partition that is not a Partition (another worker's stand-in, or
+    server/cluster.py's validation pass) takes table.locate and
+    table.write, which route; every check runs before that."""
+
+    class Elsewhere(Exception):
+        pass
+
+    class Stand:
+        def put(self, *args):
+            raise Elsewhere
+
+        def delete(self, *args):
+            raise Elsewhere
+
+    class Nowhere(dict):
+        def __missing__(self, part):
+            return Stand()
+
+    db = kvstore.Database()
+    _create(db)
+    table = db.tables["t_hs"]
+    saved, table.partitions = table.partitions, Nowhere()
+    try:
+        with pytest.raises(Elsewhere):
+            batch.batch_write_fast(db, {"RequestItems": {"t_hs": [{"PutRequest": {"Item": {"id": {"S": "q"}}}}]}})
+        twice = {"RequestItems": {"t_hs": [{"PutRequest": {"Item": {"id": {"S": "q"}}}},
+                                           {"DeleteRequest": {"Key": {"id": {"S": "q"}}}}]}}
+        assert batch.batch_write_fast(db, twice) is None
+    finally:
+        table.partitions = saved
+
+
 # -- the server's encoded answers (kvstore.api.ENCODED_PATHS) -----------------------
 # GetItem, Query and BatchGetItem answered with JSON bytes spliced from the
 # items' JSON cached in the partitions: byte for byte what the server's
