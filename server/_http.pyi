@@ -32,7 +32,12 @@ def http_date() -> bytes:
     """The Date header's value for now (cached per second)."""
 
 class FastPath:
-    def __init__(self, protocol: Any, transport: Any, direct: bool, internal_error: bytes) -> None: ...
+    def __init__(
+        self, protocol: Any, transport: Any, direct: bool, internal_error: bytes, waiting: list[Any] | None = None
+    ) -> None:
+        """``waiting``: the protocol's queue of answers not written yet (an
+        ordered protocol): an answer is written here only when it is ready
+        (a nonzero int status) and that list is empty."""
     def feed(self, data: bytes) -> bytes | None:
         """None: every byte taken; else the bytes, from the first request it
         cannot take, that httptools must read instead."""

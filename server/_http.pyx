@@ -20,6 +20,10 @@ Nearly every request a DynamoDB client sends has one shape::
 object for any other, calls the handler and writes the answer, with no
 Python frame per header or per request.  Answers go out exactly as
 ``HttpProtocol._send`` writes them (it calls ``encode_response`` too).
+With ``--workers`` (server/cluster.py's ``AsyncHttpProtocol``) an answer
+is written here when it is ready at once with nothing queued before it;
+a deferred one (forwarded to another worker), and any behind it, go
+through the protocol's queue.
 
 Its grammar is a strict subset of what httptools (llhttp) accepts, checked
 byte by byte: the exact request line ``POST <path> HTTP/1.1`` (one space
@@ -48,6 +52,7 @@ import logging
 from http import HTTPStatus
 
 from cpython.bytearray cimport PyByteArray_GET_SIZE
+from cpython.list cimport PyList_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.string cimport memchr, memcmp, memcpy
 from libc.time cimport time_t, tm
@@ -535,9 +540,17 @@ cdef class FastPath:
     request it cannot take: the caller hands those to httptools and stops
     using this object.  ``direct``: answers are written here; otherwise
     (a subclass overrides ``_send``) they go through ``protocol._send``, as
-    do answers that wait for the group commit (server/commit.py).  A direct
-    answer leaves ``protocol.last_activity`` as ``data_received`` set it, in
-    the same loop turn.
+    do answers that wait for the group commit (server/commit.py).
+
+    ``waiting``, when not None, is the protocol's list of answers queued in
+    request order (server/cluster.py's ``AsyncHttpProtocol``, whose handler
+    may answer ``(0, future)``: a deferred answer).  Such a protocol is
+    direct only for an answer that is ready (its status a nonzero int) while
+    that list is empty: nothing before it is still to be written.  Any
+    other answer goes through ``protocol._send``, which queues it.
+
+    A direct answer leaves ``protocol.last_activity`` as ``data_received``
+    set it, in the same loop turn.
     """
 
     cdef object protocol
@@ -548,19 +561,21 @@ cdef class FastPath:
     cdef object internal_error
     cdef Py_ssize_t max_body
     cdef bint direct
+    cdef list waiting           # AsyncHttpProtocol's queue of answers, or None
     cdef bint in_request
     cdef bytearray pending      # the start of a request, across reads
     cdef Py_ssize_t need        # its whole length, once its head is in
     cdef bytes last_target      # the last X-Amz-Target, reused while unchanged
 
-    def __init__(self, protocol, transport, bint direct, internal_error):
+    def __init__(self, protocol, transport, bint direct, internal_error, list waiting=None):
         self.protocol = protocol
         self.handler = protocol.handler
         self.transport = transport
         self.write = transport.write
         self.commit = protocol.commit
         self.max_body = protocol.max_body
-        self.direct = direct
+        self.direct = direct or waiting is not None
+        self.waiting = waiting
         self.internal_error = internal_error
         self.in_request = False
         self.pending = None
@@ -614,7 +629,7 @@ cdef class FastPath:
         cdef object protocol = self.protocol
         cdef object commit = self.commit
         cdef object seq = None
-        cdef bint keep_alive, wait = False
+        cdef bint keep_alive, direct, wait = False
         if r.target_at >= 0:
             target = self.last_target
             if (target is None or PyBytes_GET_SIZE(target) != r.target_len
@@ -631,10 +646,18 @@ cdef class FastPath:
         except Exception:
             log.exception("unhandled error answering %r", target)
             status, payload = 500, self.internal_error
-        if commit is not None and commit.wal.seq != seq:
-            wait = True
-        if wait or not self.direct or type(payload) is not bytes or protocol.held is not None:
-            # group commit, a subclass's _send (server/cluster.py), odd payloads
+        if commit is not None:
+            wait = commit.wal.seq != seq
+        if wait or (commit is not None and protocol.held is not None):
+            direct = False
+        else:
+            direct = self.direct and type(payload) is bytes
+            if direct and self.waiting is not None:
+                # ordered answers: ready, and nothing queued before it
+                direct = type(status) is int and status != 0 and PyList_GET_SIZE(self.waiting) == 0
+        if not direct:
+            # group commit, a subclass's _send (server/cluster.py), deferred
+            # or queued answers, odd payloads
             if wait:
                 protocol._send(status, payload, content_type, keep_alive, wait=True)
             else:

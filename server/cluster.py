@@ -102,7 +102,12 @@ until the transactions prepared or coordinated there are decided
 
 ``AsyncHttpProtocol`` is ``server.http.HttpProtocol`` with deferred answers:
 a handler may return ``(0, future)``; requests of one connection still run,
-and their answers leave, in order.
+and their answers leave, in order.  An answer ready at once with none
+queued before it (a request for this worker's own keys) is written by the
+C reader (server/_http.pyx's ``FastPath``); the others wait in the
+protocol's queue and are written as their futures finish.  Requests that
+run here answer from the items' cached JSON where the single-process
+server does (``kvstore.api.ENCODED_PATHS``).
 
 Not done yet: atomic recovery of a transaction cut between its participants'
 commits (see above); --enforce-throughput keeps a
@@ -130,8 +135,9 @@ from kvstore.schema import TOKEN_SPACE, scan_order
 from kvstore.values import item_size
 from kvstore.wal import table_meta
 
+from ._http import FastPath, encode_response
 from .app import make_handler
-from .http import INTERNAL_ERROR_BODY, HttpProtocol
+from .http import _CLOSE, _KEEP_ALIVE, _SMALL_BODY, INTERNAL_ERROR_BODY, HttpProtocol
 from .peers import PeerNode, PeerUnavailable
 
 __all__ = ["Cluster", "AsyncHttpProtocol", "RemoteIndexPartitions", "DEFERRED", "DDL_OPERATIONS"]
@@ -459,6 +465,8 @@ class Cluster:
         self.ddl_lock = asyncio.Lock()
         self.routes = {}            # raw X-Amz-Target -> operation name or None
         self.dispatch = api.dispatch
+        # operation -> (db, req, encode) -> JSON bytes or None (kvstore.api.ENCODED_PATHS)
+        self.encoded = dict(getattr(api, "ENCODED_PATHS", {}))
         self.routers = {op: self.route_item for op in ITEM_OPERATIONS}
         self.routers.update({
             "Query": self.route_query,
@@ -623,7 +631,13 @@ class Cluster:
         acks) or turned out to be another worker's (forwarded)."""
         pending = self.pending
         try:
-            if op.startswith("Streams."):
+            encoded = self.encoded.get(op)
+            if encoded is not None and (answer := encoded(self.db, req, _encode)) is not None:
+                # GetItem, Query, ...: the answer spliced from cached JSON, as
+                # server/app.py's handler does (None: a partition not here, or
+                # a request for the general path)
+                result = 200, answer
+            elif op.startswith("Streams."):
                 result = 200, _encode(api.streams_dispatch(self.db, op[8:], req))
             else:
                 result = 200, _encode(self.dispatch(self.db, op, req))
@@ -1671,27 +1685,31 @@ def _chain(source, target):
 def outcome(fut):
     """(status, payload) of a finished deferred answer: a worker that could
     not be reached is a 503 (retryable), any other failure a 500."""
-    if fut.cancelled():
-        return 503, UNAVAILABLE_BODY
-    exc = fut.exception()
-    if exc is None:
+    try:
         status, payload = fut.result()
-        return status, payload
-    if isinstance(exc, PeerUnavailable):
+    except (asyncio.CancelledError, PeerUnavailable):
         return 503, UNAVAILABLE_BODY
-    log.error("internal error in a deferred answer: %r", exc)
-    return 500, INTERNAL_ERROR_BODY
+    except Exception as exc:
+        log.error("internal error in a deferred answer: %r", exc)
+        return 500, INTERNAL_ERROR_BODY
+    return status, payload
 
 
 class AsyncHttpProtocol(HttpProtocol):
     """``HttpProtocol`` whose handler may answer ``(DEFERRED, future)``.
 
     Answers leave in request order: while a deferred answer is pending,
-    later answers wait behind it.  Requests run in order too: a pipelined
-    request that follows one still in flight (forwarded, say) starts only
-    when that one is done, so it sees its effects, as on one process.  A
-    future's result is ``(status, payload)``; a :class:`PeerUnavailable`
-    becomes 503, any other exception 500.
+    later answers wait behind it (in ``waiting``).  Requests run in order
+    too: a pipelined request that follows one still in flight (forwarded,
+    say) starts only when that one is done, so it sees its effects, as on
+    one process.  A future's result is ``(status, payload)``; a
+    :class:`PeerUnavailable` becomes 503, any other exception 500.
+
+    The C reader (server/_http.pyx's ``FastPath``) writes an answer itself
+    when it is ready at once and ``waiting`` is empty -- the common case, a
+    request for this worker's own keys; everything else comes through
+    ``_send``, and deferred answers are written by ``_on_ready`` as their
+    futures finish, in order.
     """
 
     __slots__ = ("waiting", "tail", "run")
@@ -1701,8 +1719,15 @@ class AsyncHttpProtocol(HttpProtocol):
     def __init__(self, handler, *args, **kwargs):
         super().__init__(self._in_order, *args, **kwargs)
         self.run = handler
+        # Answers not written yet, in request order: [status, payload,
+        # content_type, connection, keep_alive, head_only, close, extra],
+        # status DEFERRED (payload a future) until _on_ready resolves it.
+        # The FastPath reads this list's length (the list is never replaced).
         self.waiting = []
         self.tail = None  # the last deferred answer of this connection, until done
+
+    def _fast_path(self, transport):
+        return FastPath(self, transport, False, INTERNAL_ERROR_BODY, self.waiting)
 
     def _in_order(self, target, body):
         tail = self.tail
@@ -1732,13 +1757,20 @@ class AsyncHttpProtocol(HttpProtocol):
         return DEFERRED, later
 
     def _send(self, status, body, content_type, keep_alive, head_only=False, close=True, **extra):
-        if status != DEFERRED and not self.waiting:
-            super()._send(status, body, content_type, keep_alive, head_only, close, **extra)
+        waiting = self.waiting
+        if status != DEFERRED and not waiting:
+            HttpProtocol._send(self, status, body, content_type, keep_alive, head_only, close, **extra)
             return
-        self.waiting.append([status, body, content_type, keep_alive, head_only, close, extra])
+        # The Connection header as HttpProtocol._send would write it now
+        # (the C reader takes HTTP/1.1 only; httptools knows the version).
+        if keep_alive:
+            connection = b"" if self.fast is not None or self.parser.get_http_version() != "1.0" else _KEEP_ALIVE
+        else:
+            connection = _CLOSE
+        waiting.append([status, body, content_type, connection, keep_alive, head_only, close, extra])
         if status == DEFERRED:
             body.add_done_callback(self._on_ready)
-            if len(self.waiting) >= self.MAX_WAITING and not self.closing:
+            if len(waiting) >= self.MAX_WAITING and not self.closing:
                 self.transport.pause_reading()
 
     def _on_ready(self, _fut):
@@ -1750,10 +1782,23 @@ class AsyncHttpProtocol(HttpProtocol):
                 fut = entry[1]
                 if not fut.done():
                     break
-                entry[0], entry[1] = outcome(fut)
-            waiting.pop(0)
-            if not self.closing:
-                HttpProtocol._send(self, *entry[:6], **entry[6])
+                status, body = outcome(fut)
+            else:
+                body = entry[1]
+            del waiting[0]
+            if self.closing:
+                continue
+            _, _, content_type, connection, keep_alive, head_only, close, extra = entry
+            if extra or head_only or self.held is not None or len(body) > _SMALL_BODY:
+                # group commit, HEAD, large bodies: the general writer
+                HttpProtocol._send(self, status, body, content_type, keep_alive, head_only, close, **extra)
+                continue
+            transport = self.transport
+            transport.write(encode_response(status, body, content_type, connection, True))
+            self.last_activity = self.loop.time()
+            if not keep_alive and close:
+                self.closing = True
+                transport.close()
         if not self.closing:
             if len(waiting) < self.MAX_WAITING and not self.writing_paused:
                 self.transport.resume_reading()

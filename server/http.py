@@ -233,14 +233,18 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
-        # Answers are written in C unless a subclass wraps _send (server/cluster.py).
-        direct = type(self)._send is HttpProtocol._send
-        self.fast = FastPath(self, transport, direct, INTERNAL_ERROR_BODY)
+        self.fast = self._fast_path(transport)
         if self.connections is not None:
             self.connections.add(self)
         self.last_activity = self.loop.time()
         if self.idle_timeout:
             self.timer = self.loop.call_later(self.idle_timeout, self._on_timer)
+
+    def _fast_path(self, transport):
+        """The C reader of this connection: it writes answers itself unless a
+        subclass wraps _send (server/cluster.py passes its answer queue too)."""
+        direct = type(self)._send is HttpProtocol._send
+        return FastPath(self, transport, direct, INTERNAL_ERROR_BODY)
 
     def connection_lost(self, exc):
         self.closing = True

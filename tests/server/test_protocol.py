@@ -815,3 +815,131 @@ def test_bug_while_answering_is_logged_500_and_close(fast, caplog):
     assert response.status == 500 and response.json() == INTERNAL
     assert transport.closed
     assert "internal error while" in caplog.text
+
+
+# -- ordered answers (server/cluster.py's AsyncHttpProtocol) -----------------
+#
+# With --workers a handler may answer (0, future): a request forwarded to
+# another worker.  The C reader writes an answer itself only when it is ready
+# at once and nothing is queued before it; the rest go through _send, queued
+# in request order, and leave as their futures finish.
+
+
+def new_ordered_protocol(answers):
+    """An AsyncHttpProtocol on a real (not running) loop whose handler answers
+    from ``answers`` (target -> (status, payload), payload maybe a future),
+    and the list of statuses that went through _send."""
+    from server.cluster import AsyncHttpProtocol
+
+    class Recording(AsyncHttpProtocol):
+        __slots__ = ("sent",)
+
+        def _send(self, status, *args, **kwargs):
+            self.sent.append(status)
+            super()._send(status, *args, **kwargs)
+
+    loop = asyncio.new_event_loop()
+    protocol = Recording(lambda target, body: answers[target.decode().rsplit(".", 1)[1]],
+                         loop=loop, idle_timeout=None)
+    protocol.sent = []
+    transport = MockTransport()
+    protocol.connection_made(transport)
+    return protocol, transport, loop
+
+
+def run_callbacks(loop):
+    loop.run_until_complete(asyncio.sleep(0))
+
+
+def test_ordered_ready_answers_are_written_in_c():
+    """Answers ready at once, nothing queued: written by the C reader, not _send."""
+    protocol, transport, loop = new_ordered_protocol({"A": (200, b'{"a":1}'), "B": (400, b'{"b":2}')})
+    try:
+        protocol.data_received(request("A") + request("B") + request("A", headers=[b"Connection: close"]))
+        responses = parse_responses(transport.buffer)
+        assert [(r.status, r.body) for r in responses] == [
+            (200, b'{"a":1}'), (400, b'{"b":2}'), (200, b'{"a":1}')]
+        assert responses[2].headers["connection"] == "close" and transport.closed
+        assert protocol.sent == []
+    finally:
+        loop.close()
+
+
+def test_ordered_deferred_answers_leave_in_request_order():
+    """Ready, deferred, then requests behind it: each answer leaves in order."""
+    from server.cluster import DEFERRED
+
+    protocol, transport, loop = new_ordered_protocol({})
+    try:
+        first, second = loop.create_future(), loop.create_future()
+        answers = {"A": (200, b'{"n":1}'), "F": (DEFERRED, first), "G": (DEFERRED, second),
+                   "B": (200, b'{"n":4}')}
+        protocol.run = lambda target, body: answers[target.decode().rsplit(".", 1)[1]]
+        protocol.data_received(request("A") + request("F") + request("G") + request("B"))
+        assert [r.body for r in parse_responses(transport.buffer)] == [b'{"n":1}']
+        second.set_result((200, b'{"n":3}'))   # G runs after F: still waits
+        run_callbacks(loop)
+        assert [r.body for r in parse_responses(transport.buffer)] == [b'{"n":1}']
+        first.set_result([201, b'{"n":2}'])   # a forwarded answer is a list
+        for _ in range(4):
+            run_callbacks(loop)
+        responses = parse_responses(transport.buffer)
+        assert [(r.status, r.body) for r in responses] == [
+            (200, b'{"n":1}'), (201, b'{"n":2}'), (200, b'{"n":3}'), (200, b'{"n":4}')]
+        assert protocol.sent == [DEFERRED] * 3 and protocol.waiting == []
+        # Ready again with nothing queued: the C reader writes it.
+        protocol.data_received(request("A"))
+        assert parse_responses(transport.buffer)[-1].body == b'{"n":1}'
+        assert protocol.sent == [DEFERRED] * 3
+        assert not transport.closed
+    finally:
+        loop.close()
+
+
+def test_ordered_ready_answer_waits_behind_one_not_yet_written():
+    """A deferred answer whose future is done but not yet written (its
+    callback pending) still goes first: a ready answer after it is queued."""
+    from server.cluster import DEFERRED
+
+    protocol, transport, loop = new_ordered_protocol({})
+    try:
+        fut = loop.create_future()
+        answers = {"F": (DEFERRED, fut), "A": (200, b'{"n":2}')}
+        protocol.run = lambda target, body: answers[target.decode().rsplit(".", 1)[1]]
+        protocol.data_received(request("F"))
+        fut.set_result((200, b'{"n":1}'))     # _on_ready is scheduled, not run
+        protocol.data_received(request("A", headers=[b"Connection: close"]))
+        assert transport.buffer == b"" and protocol.sent == [DEFERRED, 200]
+        run_callbacks(loop)
+        responses = parse_responses(transport.buffer)
+        assert [r.body for r in responses] == [b'{"n":1}', b'{"n":2}']
+        assert responses[1].headers["connection"] == "close" and transport.closed
+    finally:
+        loop.close()
+
+
+def test_ordered_failed_deferred_answers_are_503_and_500(caplog):
+    """An unreachable worker (or a cancelled call) is a retryable 503; any other failure a 500."""
+    from server.cluster import DEFERRED
+    from server.peers import PeerUnavailable
+
+    protocol, transport, loop = new_ordered_protocol({})
+    try:
+        futs = [loop.create_future() for _ in range(3)]
+        answers = {f"F{i}": (DEFERRED, fut) for i, fut in enumerate(futs)}
+        protocol.run = lambda target, body: answers[target.decode().rsplit(".", 1)[1]]
+        protocol.data_received(request("F0"))
+        futs[0].set_exception(PeerUnavailable("gone"))
+        run_callbacks(loop)
+        protocol.data_received(request("F1"))
+        futs[1].cancel()
+        run_callbacks(loop)
+        protocol.data_received(request("F2"))
+        futs[2].set_exception(RuntimeError("bug"))
+        run_callbacks(loop)
+        responses = parse_responses(transport.buffer)
+        assert [r.status for r in responses] == [503, 503, 500]
+        assert responses[2].json() == INTERNAL
+        assert "internal error in a deferred answer" in caplog.text
+    finally:
+        loop.close()
