@@ -278,6 +278,66 @@ def test_transfers_preserve_the_total(cluster, table):
     assert done["ok"] > 0, done
 
 
+def test_transact_get_snapshots_never_see_half_a_transfer(cluster, table):
+    """TransactGetItems over every worker, during cross-worker transfers:
+    each snapshot it answers is one instant's, so the balances sum to the
+    total (reading one worker before a transfer and another after it would
+    not)."""
+    accounts = [f"s{i}" for i in range(6)]
+    assert len({owner(a) for a in accounts}) == WORKERS
+    ddb = client(cluster.endpoint)
+    for a in accounts:
+        ddb.put_item(TableName=table, Item={"id": {"S": a}, "balance": {"N": "100"}})
+    seed = random.randrange(1 << 30)
+    stop = threading.Event()
+    snapshots, conflicts = [], [0]
+
+    def transfers(n):
+        rng = random.Random(seed + n)
+        c = client(cluster.endpoint)
+        while not stop.is_set():
+            src, dst = rng.sample(accounts, 2)
+            a = {":a": {"N": str(rng.randint(1, 20))}}
+            try:
+                c.transact_write_items(TransactItems=[
+                    {"Update": {"TableName": table, "Key": {"id": {"S": src}},
+                                "UpdateExpression": "SET balance = balance - :a",
+                                "ConditionExpression": "balance >= :a", "ExpressionAttributeValues": a}},
+                    {"Update": {"TableName": table, "Key": {"id": {"S": dst}},
+                                "UpdateExpression": "SET balance = balance + :a", "ExpressionAttributeValues": a}},
+                ])
+            except ClientError as e:
+                assert e.response["Error"]["Code"] in ("TransactionCanceledException",
+                                                       "TransactionConflictException"), e
+
+    def reader():
+        c = client(cluster.endpoint)
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            try:
+                got = c.transact_get_items(TransactItems=[
+                    {"Get": {"TableName": table, "Key": {"id": {"S": a}}}} for a in accounts])
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "TransactionCanceledException", e
+                reasons = {r["Code"] for r in e.response["CancellationReasons"]}
+                assert reasons <= {"None", "TransactionConflict"}, reasons
+                conflicts[0] += 1
+                continue
+            snapshots.append(sum(int(r["Item"]["balance"]["N"]) for r in got["Responses"]))
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        movers = [pool.submit(transfers, n) for n in range(4)]
+        readers = [pool.submit(reader) for _ in range(2)]
+        for f in readers:
+            f.result()
+        stop.set()
+        for f in movers:
+            f.result()
+    assert snapshots, conflicts
+    wrong = [s for s in snapshots if s != 100 * len(accounts)]
+    assert not wrong, f"seed {seed}: {len(wrong)} of {len(snapshots)} snapshots off: {wrong[:5]}"
+
+
 # -- fault isolation -----------------------------------------------------------------------
 
 
