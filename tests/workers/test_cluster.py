@@ -55,6 +55,20 @@ def table(ddb):
     return name
 
 
+def gsi_table(ddb):
+    """A new table keyed by ``id`` with a GSI ``by_g`` on ``g`` (all attributes)."""
+    name = f"g{os.getpid()}_{next(_names)}"
+    ddb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"},
+                              {"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}],
+    )
+    return name
+
+
 def put_many(ddb, table, n, prefix="k"):
     for i in range(0, n, 25):
         ddb.batch_write_item(RequestItems={table: [
@@ -416,15 +430,7 @@ def test_a_killed_worker_is_isolated_and_comes_back(cluster, table):
 def test_gsi_entries_live_on_the_gsi_keys_worker(ddb):
     # A base write's owner sends the index change to the GSI key's owner before
     # answering, so a Query on the index right after the write sees it.
-    name = f"g{os.getpid()}_{next(_names)}"
-    ddb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"},
-                              {"AttributeName": "g", "AttributeType": "S"}],
-        GlobalSecondaryIndexes=[{"IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                                 "Projection": {"ProjectionType": "ALL"}}],
-    )
+    name = gsi_table(ddb)
     for i in range(60):
         ddb.put_item(TableName=name, Item={"id": {"S": f"k{i}"}, "g": {"S": f"G{i % 6}"}, "v": {"N": str(i)}})
 
@@ -459,15 +465,7 @@ def test_batch_parts_wait_for_their_gsi_changes(ddb):
     # A BatchWriteItem split over the workers: each part's owner answers once
     # the GSI entries it changed on other workers are acknowledged, so the
     # index shows every item of the batch right after it.
-    name = f"g{os.getpid()}_{next(_names)}"
-    ddb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"},
-                              {"AttributeName": "g", "AttributeType": "S"}],
-        GlobalSecondaryIndexes=[{"IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                                 "Projection": {"ProjectionType": "ALL"}}],
-    )
+    name = gsi_table(ddb)
     for round_ in range(4):
         out = ddb.batch_write_item(RequestItems={name: [
             {"PutRequest": {"Item": {"id": {"S": f"k{round_}_{i}"}, "g": {"S": f"G{i % 3}"}}}}
