@@ -222,15 +222,25 @@ def batch_get_item(db, req):
     return out
 
 
+def _plain_request_items(db, req):
+    """The RequestItems of a batch the fast paths may take: a request of only
+    a non-empty RequestItems object, throughput not enforced, no transaction
+    lock held; else None."""
+    if len(req) != 1 or db.throughput.enabled or db.locks._held:
+        return None
+    request_items = req.get("RequestItems")
+    if type(request_items) is not dict or not request_items:
+        return None
+    return request_items
+
+
 def batch_get_encoded(db, req, encode):
     """batch_get_item's answer, as ``encode`` writes it, to a request of only
     RequestItems whose entries are only Keys (wire keys that wire_key_fast
     accepts, no key twice, 100 in all), tables that exist, throughput not
     enforced, no transaction lock held, the answer within 16 MB; else None."""
-    if len(req) != 1 or db.throughput.enabled or db.locks._held:
-        return None
-    request_items = req.get("RequestItems")
-    if type(request_items) is not dict or not request_items:
+    request_items = _plain_request_items(db, req)
+    if request_items is None:
         return None
     parts = []
     count = size = 0
@@ -413,10 +423,8 @@ def batch_write_fast(db, req):
     Every check comes before the first ``table.locate``, as in the general
     path, whose first storage access it is (server/cluster.py's
     ``validate_only`` counts on that)."""
-    if len(req) != 1 or db.throughput.enabled or db.locks._held:
-        return None
-    request_items = req.get("RequestItems")
-    if type(request_items) is not dict or not request_items:
+    request_items = _plain_request_items(db, req)
+    if request_items is None:
         return None
     plans = []
     total = 0
