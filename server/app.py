@@ -24,6 +24,7 @@ in flight a short grace to finish and flush, then exit.
 """
 
 import asyncio
+import gc
 import logging
 import signal
 
@@ -46,6 +47,28 @@ STREAMS_PREFIX = b"DynamoDBStreams_20120810"
 
 # How long a shutdown waits for requests in flight before dropping them.
 SHUTDOWN_GRACE = 2.0
+
+# The cyclic GC's youngest generation is collected after this many container
+# allocations (CPython's default is 700).  A busy server allocates a few
+# dozen per request (decoded JSON, futures, frames), nearly all freed by
+# reference counting: collecting every 700 re-scans the requests in flight
+# and promotes them, so older generations fill and are scanned for nothing.
+# Cyclic garbage waits a little longer: this many objects at most.  With
+# 8 workers under BatchWriteItem the collector took ~15% of the CPU at 700
+# and ~5% at 20,000 (perf, 2026-11).
+GC_GEN0_THRESHOLD = 20_000
+
+
+def settle_gc():
+    """Once the server has started: what exists now (modules, the recovered
+    tables and items, a worker's catalog) lives as long as the process, so
+    it is frozen out of the cyclic GC's sight and a full collection scans
+    only what came later; and the youngest generation is collected less
+    often (``GC_GEN0_THRESHOLD``).  Stored items are untracked anyway
+    (kvstore/_core.pyx); this is for everything else."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _no_streams(db, operation, request):
@@ -214,7 +237,8 @@ def serve(host="127.0.0.1", port=8000, db=None, *, idle_timeout=60.0, handler=No
     """Run the server until SIGINT or SIGTERM; return the exit code (0).
 
     With ``db`` given and ``ttl_interval`` > 0, a background task sweeps
-    expired TTL items every ``ttl_interval`` seconds.
+    expired TTL items every ``ttl_interval`` seconds.  Like the signal
+    handlers, ``settle_gc`` is process-wide: ``serve`` owns its process.
 
     ``ready_callback(server)`` is called once listening; ``stopped_callback
     (signal_name)`` once the shutdown has finished.  A second signal during
@@ -232,6 +256,7 @@ def serve(host="127.0.0.1", port=8000, db=None, *, idle_timeout=60.0, handler=No
             commit = GroupCommit(db.durable, loop)
         server = await start_server(host=host, port=port, handler=handler,
                                     idle_timeout=idle_timeout, commit=commit)
+        settle_gc()
         stop = loop.create_future()
         signals = (signal.SIGINT, signal.SIGTERM)
         sweeper = None

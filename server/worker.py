@@ -21,14 +21,13 @@ use (a corrupt log without ``--recover-corrupt``, say) makes it exit with
 ``EXIT_DATA_DIR`` and the message on stderr; the supervisor does not retry
 that at start.  Once started, what exists is frozen out of the cyclic GC
 (``gc.freeze``) and its youngest generation is collected less often
-(``GC_GEN0_THRESHOLD``, where the measurement is).
+(``server.app.settle_gc``, as in the single-process server).
 ``KVSTORE_WORKER_PROFILE=/tmp/prof`` writes a
 CPU-time cProfile of each worker to ``/tmp/prof.w<I>`` when it stops.
 """
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -47,16 +46,6 @@ __all__ = ["main"]
 sweep_ttl_forever = getattr(app, "sweep_ttl_forever", None)
 
 PARENT_CHECK_SECONDS = 1.0
-
-# The cyclic GC's youngest generation is collected after this many container
-# allocations (CPython's default is 700).  A busy worker allocates a few
-# dozen per request (decoded JSON, futures, frames), nearly all freed by
-# reference counting: collecting every 700 re-scans the requests in flight
-# and promotes them, so older generations fill and are scanned for nothing.
-# Cyclic garbage waits a little longer: this many objects at most.  With
-# 8 workers under BatchWriteItem the collector took ~15% of the CPU at 700
-# and ~5% at 20,000 (perf, 2026-11).
-GC_GEN0_THRESHOLD = 20_000
 
 EXIT_DATA_DIR = 78  # EX_CONFIG: the data directory cannot be used
 
@@ -108,12 +97,7 @@ async def run(args, serve):
         log.info("kvstore: %s", db.durable.report.summary())
         commit = cluster.commit = GroupCommit(db.durable, loop)
     await cluster.start()
-    # What exists now (modules, the recovered tables and items, the catalog)
-    # lives as long as the worker: out of the cyclic GC's sight, so that a
-    # full collection scans only what came later.  Only what exists at start.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
+    app.settle_gc()
     connections = set()
     # Without a log there is nothing to wait for: route, not handle.
     handler = cluster.handle if commit is not None else cluster.route
