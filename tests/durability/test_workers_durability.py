@@ -22,10 +22,8 @@ Explicit ``--workers`` everywhere: KVSTORE_TEST_WORKERS does not change these.
 """
 
 import os
-import re
 import shutil
 import signal
-import subprocess
 import threading
 import time
 
@@ -33,9 +31,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 import kvstore
-from kvstore._core import Ring, encode_key_value, hash64
-from kvstore.database import VNODES
 from kvstore.datadir import DataDir
+from worker_procs import alive, keys_on, owner, wait_for, worker_pids
 
 TABLE = "things"
 
@@ -52,55 +49,10 @@ def boto3_client(port, attempts=1):
     )
 
 
-def owner(count, key):
-    return Ring(range(count), VNODES).owner(hash64(encode_key_value({"S": key})))
-
-
-def keys_on(count, worker, n, prefix="k"):
-    out, i = [], 0
-    while len(out) < n:
-        if owner(count, f"{prefix}{i}") == worker:
-            out.append(f"{prefix}{i}")
-        i += 1
-    return out
-
-
-def worker_pids(server):
-    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(server.proc.pid)],
-                         capture_output=True, text=True).stdout
-    pids = {}
-    for line in out.splitlines():
-        m = re.match(r"\s*(\d+)\s.*server\.worker --index (\d+)", line)
-        if m:
-            pids[int(m.group(2))] = int(m.group(1))
-    return pids
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
 def kill_everything(server):
     """SIGKILL the supervisor and every worker at once (a power cut, as far
     as the processes can tell)."""
-    pids = worker_pids(server)
+    pids = worker_pids(server.proc.pid)
     os.kill(server.proc.pid, signal.SIGKILL)
     for pid in pids.values():
         try:
@@ -259,7 +211,7 @@ def test_a_killed_worker_recovers_every_acknowledged_write_while_others_serve(tm
     server = servers(tmp_path, "--workers", str(count), "--fsync", "always")
     client = boto3_client(server.port)
     create_table(client)
-    pids = worker_pids(server)
+    pids = worker_pids(server.proc.pid)
     with Load(server.port) as load:
         time.sleep(0.7)
         # The supervisor paused: the victim stays down long enough to look at.
@@ -277,7 +229,7 @@ def test_a_killed_worker_recovers_every_acknowledged_write_while_others_serve(tm
             time.sleep(0.3)
         finally:
             os.kill(server.proc.pid, signal.SIGCONT)
-        assert wait_for(lambda: worker_pids(server).get(victim) not in (None, pids[victim]), 10)
+        assert wait_for(lambda: worker_pids(server.proc.pid).get(victim) not in (None, pids[victim]), 10)
         # Back once it answers for its own partitions again.
         probe = keys_on(count, victim, 1, prefix="probe")[0]
 
@@ -356,9 +308,9 @@ def test_an_acknowledged_transaction_across_workers_survives_a_participant_kill(
             {"Update": {"TableName": TABLE, "Key": {"id": {"S": b}}, "UpdateExpression": "SET n = n + :one",
                         "ExpressionAttributeValues": {":one": {"N": "1"}}}},
         ])
-    pids = worker_pids(server)
+    pids = worker_pids(server.proc.pid)
     os.kill(pids[2], signal.SIGKILL)
-    assert wait_for(lambda: worker_pids(server).get(2) not in (None, pids[2]), 10)
+    assert wait_for(lambda: worker_pids(server.proc.pid).get(2) not in (None, pids[2]), 10)
 
     def values():
         return [client.get_item(TableName=TABLE, Key={"id": {"S": k}}, ConsistentRead=True)["Item"]["n"]["N"]

@@ -14,7 +14,7 @@ import pytest
 import server.cluster as cluster_module
 from server.cluster import DEFERRED, Cluster, build_database, outcome
 
-from kvstore._core import encode_key_value, hash64
+from worker_procs import keys_on, owner
 
 encode = msgspec.json.encode
 decode = msgspec.json.decode
@@ -41,22 +41,6 @@ async def call(node, operation, request):
         await asyncio.wait([payload])
         status, payload = outcome(payload)
     return status, decode(payload)
-
-
-def owner(count, key):
-    from kvstore._core import Ring
-    from kvstore.database import VNODES
-
-    return Ring(range(count), VNODES).owner(hash64(encode_key_value({"S": key})))
-
-
-def keys_on(count, worker, n):
-    out, i = [], 0
-    while len(out) < n:
-        if owner(count, f"k{i}") == worker:
-            out.append(f"k{i}")
-        i += 1
-    return out
 
 
 async def make_table(nodes, name="tab"):

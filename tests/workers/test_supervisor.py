@@ -15,6 +15,7 @@ import time
 import pytest
 
 from server.supervisor import Supervisor, reserve_port
+from worker_procs import alive, wait_for, worker_pids
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -31,27 +32,6 @@ print("ready", flush=True)
 while True:
     time.sleep(0.05)
 """
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is not alive
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 @pytest.fixture
@@ -150,14 +130,7 @@ class Cluster:
         self.endpoint = f"http://127.0.0.1:{self.port}"
 
     def worker_pids(self):
-        out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(self.proc.pid)],
-                             capture_output=True, text=True).stdout
-        pids = {}
-        for line in out.splitlines():
-            m = re.search(r"^\s*(\d+) .*server\.worker --index (\d+)", line)
-            if m:
-                pids[int(m.group(2))] = int(m.group(1))
-        return pids
+        return worker_pids(self.proc.pid)
 
     def stop(self):
         if self.proc.poll() is None:
