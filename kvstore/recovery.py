@@ -73,7 +73,7 @@ from .schema import Table
 from .snapshot import Snapshotter, load_snapshot, write_snapshot
 from .snapshot import Table as SnapshotTable
 from .wal import (
-    FSYNC_POLICIES, TABLE_FIELDS, Atomic, CreateTable, Delete, DropTable, Log, Put, UpdateTable,
+    FSYNC_POLICIES, Atomic, CreateTable, Delete, DropTable, Log, Put, UpdateTable,
     read_segment, table_meta,
 )
 

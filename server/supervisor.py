@@ -142,7 +142,7 @@ class Supervisor:
         except subprocess.TimeoutExpired:
             worker.proc.kill()
             code = worker.proc.wait()
-        was_ready, worker.ready = worker.ready, False
+        worker.ready = False
         if self.stopping is None and code == EXIT_DATA_DIR and not self._all_started:
             log.error("worker %d cannot use the data directory; stopping", worker.index)
             self.failed = True

@@ -40,11 +40,11 @@ from kvstore.capacity import TRANSACTIONAL, Consumed, read_units
 from kvstore.errors import (
     ConditionalCheckFailedException, DuplicateItemException, TransactionCanceledException, ValidationException,
 )
-from kvstore.expressions import check_key_update, compare_values, evaluate, get_path, project
+from kvstore.expressions import check_key_update, compare_values, get_path, project
 from kvstore.expressions.ast import (
     And, Between as XBetween, Call as XCall, Compare, ConditionExpr, In, Not, Or, Path,
 )
-from kvstore.partiql.ast import Delete, Exists, Insert, PathRef, Select, Update, position_suffix
+from kvstore.partiql.ast import Exists, Insert, PathRef, Select, Update, position_suffix
 from kvstore.partiql.parser import parse
 from kvstore.partiql.planner import (
     Binder, dml_key, has_hash_condition, item_value, query_conditions, update_expression, where_condition,

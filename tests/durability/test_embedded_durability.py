@@ -12,7 +12,7 @@ import pytest
 
 import kvstore
 from kvstore.datadir import DataDir, DataDirLocked
-from kvstore.wal import Atomic, Log, atomic, read_segment, segment_name
+from kvstore.wal import Atomic, Log, atomic, read_segment
 from server.cli import main
 
 KEY = [{"AttributeName": "id", "KeyType": "HASH"}]

@@ -8,8 +8,6 @@ Damage with valid data after it is corruption, never silently skipped.
 import os
 import random
 
-import pytest
-
 from kvstore.wal import (
     HEADER_SIZE, MAGIC, Atomic, Delete, Log, Put, atomic, read_segment, segment_name,
 )

@@ -12,8 +12,6 @@ import sys
 import textwrap
 import tomllib
 
-import pytest
-
 import kvstore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

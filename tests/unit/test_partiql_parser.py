@@ -4,7 +4,7 @@ import pytest
 
 from kvstore.errors import ValidationException
 from kvstore.partiql import parse
-from kvstore.partiql.ast import Between, Binary, Call, Delete, Exists, InList, Insert, Is, Lit, Param, PathRef, Select, Update
+from kvstore.partiql.ast import Between, Binary, Call, Delete, Exists, InList, Insert, Is, Lit, Param, Select, Update
 from kvstore.partiql.lexer import LexError, tokenize
 
 
