@@ -101,9 +101,18 @@ class Ring:
         (tokens[-1], tokens[0]), the whole space when there is one vnode."""
     def partitions_of(self, node: int) -> list[int]: ...
 
+json_encode: Callable[[Any], bytes]
+"""The wire JSON encoder (msgspec's) of the items stored as their JSON; the
+server encodes its answers with it."""
+
+json_decode: Callable[[bytes], Any]
+"""json_encode's inverse: how an item stored as its JSON is read back."""
+
 class Partition:
     """Items of one ring partition of one table, ordered by (token, hk, sk);
-    O(1) get. Items are opaque (None is not an item)."""
+    O(1) get. Items are opaque (None is not an item), returned as put --
+    but for those the fast writes (store_writes, store_plain_item) stored
+    as their JSON alone, returned decoded: equal, a new dict each time."""
 
     prefix_bounds = prefix_bounds
     def __init__(self) -> None: ...
@@ -118,15 +127,18 @@ class Partition:
         """(item, its size as given at put), or None."""
     def get_raw(self, hk: bytes, sk: bytes, encode: Callable[[Any], bytes]) -> bytes | None:
         """``encode(item)`` of the item under (hk, sk), cached beside it until
-        the item is replaced or deleted; None if there is none."""
+        the item is replaced or deleted (the stored JSON itself, for an item
+        stored as its JSON: ``encode`` must be json_encode or write the
+        same); None if there is none."""
     def query_raw(
         self, hk: bytes, lo: bytes | None, hi: bytes | None, lo_inclusive: bool, hi_inclusive: bool,
         reverse: bool, encode: Callable[[Any], bytes],
     ) -> list[bytes]:
         """``[encode(item) for _sk, item in query(...)]``, each cached as by get_raw."""
-    def put(self, token: int, hk: bytes, sk: bytes, item: Any, size: int) -> Any | None:
-        """Store and return the replaced item (or None). ``token`` must be the
-        same for every put of one ``hk`` (ValueError otherwise)."""
+    def put(self, token: int, hk: bytes, sk: bytes, item: Any, size: int, want_old: bool = True) -> Any | None:
+        """Store and return the replaced item (or None; always None when not
+        ``want_old``). ``token`` must be the same for every put of one ``hk``
+        (ValueError otherwise)."""
     def delete(self, hk: bytes, sk: bytes) -> Any | None: ...
     def query(
         self,
@@ -174,13 +186,18 @@ def locate_writes(
 
 def store_writes(writes: list[tuple[Any, Any, Any, int]], locs: list[tuple[Partition, int, bytes, bytes]]) -> None:
     """Put / delete each write at its location (a table with no index,
-    stream or log: what Table.write / Table.remove do there)."""
+    stream or log: what Table.write / Table.remove do there), each item as
+    its JSON alone (json_encode) when json_decode gives it back exactly."""
+
+def store_item(part: Partition, token: int, hk: bytes, sk: bytes, item: dict[str, Any], size: int) -> None:
+    """Put a validated item (a table with no index, stream or log), stored
+    as store_writes stores; the replaced item is dropped unread."""
 
 def store_plain_item(
     item: Any, hash_name: str, hash_type: str, range_name: str | None, range_type: str | None, ring: Ring,
     partitions: Any, max_size: int,
 ) -> bool | None:
-    """Store a PutItem's item (a table with no index, stream or log): True
-    when validate_item_fast accepts it within max_size, its key is certain
-    (item_key_fast) and its partition is a Partition; else None, nothing
-    stored."""
+    """Store a PutItem's item (a table with no index, stream or log) as
+    store_writes does: True when validate_item_fast accepts it within
+    max_size, its key is certain (item_key_fast) and its partition is a
+    Partition; else None, nothing stored."""

@@ -43,11 +43,21 @@ when misused and never a DynamoDB error.
   beside them (dropped by any put or delete of the item), from the wire key
   to the bytes in one call.
 
-* ``plain_writes`` / ``locate_writes`` / ``store_writes`` and
-  ``store_plain_item``: the server's plain BatchWriteItem and PutItem into a
-  table with no index, stream or log, from the request's items to the
-  partitions in a few calls per table (kvstore/api/batch.py, items.py);
-  like the item fast paths, None when not certain.
+* ``json_encode`` / ``json_decode``: the wire JSON codec (msgspec's) of the
+  items the fast writes store as their JSON only (see ``_Collection``); the
+  server encodes its answers with ``json_encode``, so those bytes are the
+  answer's as they stand.
+
+* ``plain_writes`` / ``locate_writes`` / ``store_writes``,
+  ``store_plain_item`` and ``store_item``: the server's plain BatchWriteItem,
+  PutItem and UpdateItem into a table with no index, stream or log, from the
+  request's items to the partitions in a few calls per table
+  (kvstore/api/batch.py, items.py); like the item fast paths, None when not
+  certain.  They store each item as its JSON alone when decoding that
+  gives the item back exactly: one bytes object instead of a tree of ~10
+  dicts and strings, which is what made replacing an item costly (freeing
+  a cache-cold tree); the readers decode it on demand and the raw readers
+  answer with it as is.
 
 Stored items are taken off the cyclic GC's lists (``_untrack``) and so is
 ``_Collection`` (``no_gc``): they hold no cycles, and walking them all on
@@ -60,11 +70,13 @@ private; kvstore/_core.pyi lists the public surface.
 import binascii
 from decimal import Decimal
 
+import msgspec
+
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.unicode cimport Py_UCS1, PyUnicode_1BYTE_DATA, PyUnicode_GET_LENGTH
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memchr, memcpy
 
 from sortedcontainers import SortedList
 
@@ -928,10 +940,15 @@ cdef class _Collection:
     put promotes the first shape to the second; delete demotes back.
 
     Not seen by the cyclic GC (``no_gc``): nothing it holds can refer back
-    to it.  ``raw1`` / ``raws`` cache the items' JSON as the server's encoder writes
-    it (``Partition.get_raw``): filled by a reader, dropped by every put and
-    delete of the item (items are never changed in place, so that is every
-    change), and by promotion and demotion.
+    to it.  ``raw1`` / ``raws`` hold the items' JSON as the server's encoder
+    writes it (``json_encode``): a cache filled by a reader
+    (``Partition.get_raw``) and dropped by every put and delete of the item
+    (items are never changed in place, so that is every change), kept
+    across promotion and demotion.  An item the fast writes stored as its
+    JSON alone (``store_writes``) is ``_JSON`` in ``item1`` / ``items``, its
+    JSON the only copy in ``raw1`` / ``raws``: the dict readers decode it
+    (``_decoded``), each time -- a decoded copy kept beside it would bring
+    back the tree whose freeing the JSON form saves.
     """
     cdef uint64_t tok                 # the token (a C field: put compares it without
                                       # touching another object)
@@ -1010,9 +1027,70 @@ cdef inline bint _in_bounds(bytes sk, lo, hi, bint lo_inclusive, bint hi_inclusi
     return True
 
 
-def _pairs(dict items, it):
+# The items stored as their JSON alone, and the codec of that JSON: the
+# server's wire JSON (server/app.py answers with json_encode).
+
+json_encode = msgspec.json.Encoder().encode
+json_decode = msgspec.json.Decoder().decode
+
+cdef object _encode = json_encode
+cdef object _decode = json_decode
+cdef object _JSON = object()      # an item slot whose item is its JSON alone
+
+
+cdef bint _has_binary(bytes raw):
+    """Whether the JSON ``raw`` holds ``"B":"`` or ``"BS":["`` (a memchr
+    walk over the B characters: ``in`` costs as much as the encoding)."""
+    cdef const char *first = PyBytes_AS_STRING(raw)
+    cdef const char *limit = first + PyBytes_GET_SIZE(raw)
+    cdef const char *p = first + 1
+    while p + 3 < limit:
+        p = <const char *>memchr(p, b'B', limit - 3 - p)
+        if p == NULL:
+            return False
+        if (p - 1)[0] == b'"':
+            if p[1] == b'"' and p[2] == b':' and p[3] == b'"':
+                return True
+            if (p + 5 < limit and p[1] == b'S' and p[2] == b'"' and p[3] == b':' and p[4] == b'['
+                    and p[5] == b'"'):
+                return True
+        p += 1
+    return False
+
+
+cdef bytes _json_form(dict item):
+    """json_encode(item) when json_decode gives ``item`` back exactly, else
+    None.  ``item`` is a validated item (kvstore/values.py's wire form):
+    dicts, lists, str, bool, True, and bytes in B and BS values (the
+    embedded API's).  JSON round-trips all of them but two: bytes (written
+    as base64 text) and a str with a lone surrogate (which UTF-8 cannot
+    write: encoding raises).  A B or BS value shows in the JSON as
+    ``"B":"`` or ``"BS":["`` -- and only one does: no other key of such an
+    item has a string value (or a list of them), and a string's own quotes
+    are escaped.  (A B or BS value of base64 text is refused too: rare,
+    and merely stored as itself.)"""
+    try:
+        raw = _encode(item)
+    except UnicodeEncodeError:
+        return None
+    return None if _has_binary(raw) else raw
+
+
+cdef inline object _decoded(object item, object raw):
+    """The item an item slot and its JSON stand for: ``item``, or ``raw``
+    decoded when the item is stored as its JSON alone."""
+    return _decode(raw) if item is _JSON else item
+
+
+cdef inline object _item_at(_Collection c, bytes sk):
+    """The item under sk in a collection of two items or more (which is there)."""
+    item = c.items[sk]
+    return _decode(c.raws[sk]) if item is _JSON else item
+
+
+def _pairs(_Collection c, it):
     for sk in it:
-        yield (sk, items[sk])
+        yield (sk, _item_at(c, sk))
 
 
 def _scan(Partition part, bytes first_okey, _Collection first, bytes after_sk):
@@ -1021,10 +1099,10 @@ def _scan(Partition part, bytes first_okey, _Collection first, bytes after_sk):
     if first is not None:
         if first.items is None:
             if first.sk1 > after_sk:
-                yield (first.token, first.hk, first.sk1, first.item1)
+                yield (first.token, first.hk, first.sk1, _decoded(first.item1, first.raw1))
         else:
             for sk in first.keys.irange(after_sk, None, (False, True)):
-                yield (first.token, first.hk, sk, first.items[sk])
+                yield (first.token, first.hk, sk, _item_at(first, sk))
     if first_okey is None:
         it = iter(part._order)
     else:
@@ -1032,14 +1110,15 @@ def _scan(Partition part, bytes first_okey, _Collection first, bytes after_sk):
     for okey in it:
         c = colls[okey[8:]]
         if c.items is None:
-            yield (c.token, c.hk, c.sk1, c.item1)
+            yield (c.token, c.hk, c.sk1, _decoded(c.item1, c.raw1))
         else:
             for sk in c.keys:
-                yield (c.token, c.hk, sk, c.items[sk])
+                yield (c.token, c.hk, sk, _item_at(c, sk))
 
 
 # The items' JSON, cached beside them for the server's answers (the
-# splicing fast paths of kvstore/api): ``encode`` is the server's encoder.
+# splicing fast paths of kvstore/api): ``encode`` is the server's encoder,
+# json_encode (an item stored as its JSON alone is answered as stored).
 
 cdef object _raw_of(_Collection c, bytes sk, encode):
     """encode(item under sk in c), cached; None if there is no such item."""
@@ -1075,8 +1154,11 @@ cdef class Partition:
     """Storage of one ring partition of one table (see the module docstring).
 
     Items are opaque objects (wire-form dicts), stored and returned as-is
-    (untracked by the cyclic GC: see _untrack); None is not an item. ``size`` at put is the caller's measure of the item
-    (DynamoDB's item size); the partition only sums it.
+    (untracked by the cyclic GC: see _untrack); None is not an item.  The
+    fast writes' items, stored as their JSON alone (see _Collection), are
+    returned decoded: equal to the item put, a new dict each time.
+    ``size`` at put is the caller's measure of the item (DynamoDB's item
+    size); the partition only sums it.
     """
 
     cdef dict _colls                  # hk -> _Collection
@@ -1114,8 +1196,10 @@ cdef class Partition:
         if c is None:
             return None
         if c.items is None:
-            return c.item1 if c.sk1 == sk else None
-        return c.items.get(sk)
+            return _decoded(c.item1, c.raw1) if c.sk1 == sk else None
+        if sk not in c.items:
+            return None
+        return _item_at(c, sk)
 
     def get_sized(self, bytes hk not None, bytes sk not None):
         """(item, its size as given at put) stored under (hk, sk), or None."""
@@ -1124,16 +1208,16 @@ cdef class Partition:
             return None
         if c.items is None:
             if c.sk1 == sk:
-                return c.item1, c.nbytes
+                return _decoded(c.item1, c.raw1), c.nbytes
             return None
-        item = c.items.get(sk)
-        if item is None:
+        if sk not in c.items:
             return None
-        return item, c.sizes[sk]
+        return _item_at(c, sk), c.sizes[sk]
 
     def get_raw(self, bytes hk not None, bytes sk not None, encode):
         """``encode(item)`` of the item stored under (hk, sk) -- cached beside
-        it until the item is replaced or deleted -- or None."""
+        it until the item is replaced or deleted; an item stored as its JSON
+        answers that, so ``encode`` must be json_encode -- or None."""
         cdef _Collection c = self._colls.get(hk)
         if c is None:
             return None
@@ -1166,18 +1250,24 @@ cdef class Partition:
             out.append(raw)
         return out
 
-    def put(self, token, bytes hk not None, bytes sk not None, item, size):
-        """Store ``item`` under (hk, sk) and return the item it replaces, or None."""
+    def put(self, token, bytes hk not None, bytes sk not None, item, size, bint want_old=True):
+        """Store ``item`` under (hk, sk) and return the item it replaces, or
+        None; always None when not ``want_old`` (a writer with no use for the
+        old item spares decoding one stored as its JSON)."""
         cdef Py_ssize_t n = size
         if item is None:
             raise TypeError("None is not an item")
         if n < 0:
             raise ValueError("item size must be >= 0, got %d" % n)
-        return self._put(token, hk, sk, item, n)
+        return self._put(token, hk, sk, item, None, n, want_old)
 
-    cdef object _put(self, token, bytes hk, bytes sk, item, Py_ssize_t n):
-        """put, its arguments checked (item not None, n >= 0)."""
+    cdef object _put(self, token, bytes hk, bytes sk, item, bytes raw, Py_ssize_t n, bint want_old):
+        """put, its arguments checked (item not None, n >= 0).  ``raw`` is
+        None, or the item's JSON and ``item`` _JSON: stored as its JSON alone.
+        The replaced item is returned (decoded) when ``want_old``, else
+        dropped unread (None)."""
         cdef _Collection c
+        old = None
         size = n
         if type(item) is dict:
             _untrack(item, 0)
@@ -1185,6 +1275,7 @@ cdef class Partition:
         if c is None:
             # _Collection() range-checks the token: [0, 2**64) else OverflowError
             c = _Collection(token, hk, sk, item, n)
+            c.raw1 = raw
             self._order.add(c.okey)
             self._colls[hk] = c
             self._count += 1
@@ -1197,15 +1288,22 @@ cdef class Partition:
             raise ValueError("token %r differs from the collection's token %r" % (token, c.token))
         if c.items is None:
             if c.sk1 == sk:                            # overwrite the only item
-                old = c.item1
+                if want_old:
+                    old = _decoded(c.item1, c.raw1)
                 c.item1 = item
-                c.raw1 = None
+                c.raw1 = raw
                 self._bytes += n - c.nbytes
                 c.nbytes = n
                 return old
             c.items = {c.sk1: c.item1, sk: item}       # a second item: promote
             c.sizes = {c.sk1: c.nbytes, sk: size}
             c.keys = SortedList((c.sk1, sk))
+            if c.raw1 is not None or raw is not None:
+                c.raws = {}
+                if c.raw1 is not None:
+                    c.raws[c.sk1] = c.raw1
+                if raw is not None:
+                    c.raws[sk] = raw
             c.sk1 = None
             c.item1 = None
             c.raw1 = None
@@ -1213,15 +1311,20 @@ cdef class Partition:
             self._count += 1
             self._bytes += n
             return None
-        old = c.items.get(sk)
-        if old is None:
+        if sk in c.items:
+            if want_old:
+                old = _item_at(c, sk)
+            n -= <Py_ssize_t>c.sizes[sk]
+        else:
             c.keys.add(sk)
             self._count += 1
-        else:
-            n -= <Py_ssize_t>c.sizes[sk]
         c.items[sk] = item
         c.sizes[sk] = size
-        if c.raws is not None:
+        if raw is not None:
+            if c.raws is None:
+                c.raws = {}
+            c.raws[sk] = raw
+        elif c.raws is not None:
             c.raws.pop(sk, None)
         c.nbytes += n
         self._bytes += n
@@ -1229,9 +1332,11 @@ cdef class Partition:
 
     def delete(self, bytes hk not None, bytes sk not None):
         """Remove the item under (hk, sk) and return it, or None if absent."""
-        return self._delete(hk, sk)
+        return self._delete(hk, sk, True)
 
-    cdef object _delete(self, bytes hk, bytes sk):
+    cdef object _delete(self, bytes hk, bytes sk, bint want_old):
+        """delete; the item removed is returned (decoded) when ``want_old``,
+        else dropped unread (None)."""
         cdef _Collection c = self._colls.get(hk)
         cdef Py_ssize_t n
         if c is None:
@@ -1243,10 +1348,11 @@ cdef class Partition:
             self._order.remove(c.okey)
             self._count -= 1
             self._bytes -= c.nbytes
-            return c.item1
-        old = c.items.pop(sk, None)
-        if old is None:
+            return _decoded(c.item1, c.raw1) if want_old else None
+        if sk not in c.items:
             return None
+        old = _item_at(c, sk) if want_old else None
+        del c.items[sk]
         n = c.sizes.pop(sk)
         if c.raws is not None:
             c.raws.pop(sk, None)
@@ -1258,6 +1364,7 @@ cdef class Partition:
             (sk1, item1), = c.items.items()
             c.sk1 = sk1
             c.item1 = item1
+            c.raw1 = None if c.raws is None else c.raws.get(sk1)
             c.items = None
             c.sizes = None
             c.keys = None
@@ -1284,9 +1391,9 @@ cdef class Partition:
                     lo_inclusive = False
         if c.items is None:
             if _in_bounds(c.sk1, lo, hi, lo_inclusive, hi_inclusive):
-                return iter(((c.sk1, c.item1),))
+                return iter(((c.sk1, _decoded(c.item1, c.raw1)),))
             return iter(())
-        return _pairs(c.items, c.keys.irange(lo, hi, (lo_inclusive, hi_inclusive), reverse))
+        return _pairs(c, c.keys.irange(lo, hi, (lo_inclusive, hi_inclusive), reverse))
 
     def scan(self, after=None):
         """Iterator over (token, hk, sk, item) in (token, hk, sk) order, strictly
@@ -1320,6 +1427,7 @@ cdef class Partition:
                 assert c.sizes is None and c.keys is None and c.raws is None, \
                     "half-promoted collection %r" % (c.hk,)
                 assert c.sk1 is not None and c.item1 is not None, "empty collection %r kept" % (c.hk,)
+                assert c.item1 is not _JSON or c.raw1 is not None, "JSON-only item without JSON in %r" % (c.hk,)
                 count += 1
             else:
                 assert c.sk1 is None and c.item1 is None and c.raw1 is None, "stale inline item in %r" % (c.hk,)
@@ -1327,6 +1435,8 @@ cdef class Partition:
                 assert len(c.items) >= 2, "collection %r of %d items not demoted" % (c.hk, len(c.items))
                 assert c.items.keys() == c.sizes.keys(), "items and sizes disagree in %r" % (c.hk,)
                 assert None not in c.items.values(), "None stored as an item in %r" % (c.hk,)
+                assert all(c.raws is not None and sk in c.raws for sk, item in c.items.items() if item is _JSON), \
+                    "JSON-only item without JSON in %r" % (c.hk,)
                 assert all(s >= 0 for s in c.sizes.values()), "negative size in %r" % (c.hk,)
                 assert c.nbytes == sum(c.sizes.values()), "size of %r is off" % (c.hk,)
                 c.keys._check()
@@ -1527,10 +1637,20 @@ def locate_writes(list writes not None, Ring ring not None, partitions):
     return out
 
 
+cdef void _store_plain(Partition part, token, bytes hk, bytes sk, dict item, Py_ssize_t size):
+    """Put a validated item as its JSON alone when that is exact
+    (_json_form), else as itself; the item replaced is dropped unread."""
+    cdef bytes raw = _json_form(item)
+    if raw is None:
+        part._put(token, hk, sk, item, None, size, False)
+    else:
+        part._put(token, hk, sk, _JSON, raw, size, False)
+
+
 def store_writes(list writes not None, list locs not None):
     """Apply locate_writes' writes in order, as Table.write / Table.remove
-    do for a table with no index, no stream and no log: put each item,
-    delete each key (the items replaced are dropped)."""
+    do for a table with no index, no stream and no log: put each item
+    (as _store_plain), delete each key (the items replaced are dropped)."""
     cdef Py_ssize_t i
     cdef tuple write, loc
     for i in range(len(writes)):
@@ -1538,9 +1658,20 @@ def store_writes(list writes not None, list locs not None):
         loc = <tuple>locs[i]
         item = write[2]
         if item is not None:
-            (<Partition>loc[0])._put(loc[1], <bytes>loc[2], <bytes>loc[3], item, <Py_ssize_t>write[3])
+            _store_plain(<Partition>loc[0], loc[1], <bytes>loc[2], <bytes>loc[3], <dict>item,
+                         <Py_ssize_t>write[3])
         else:
-            (<Partition>loc[0])._delete(<bytes>loc[2], <bytes>loc[3])
+            (<Partition>loc[0])._delete(<bytes>loc[2], <bytes>loc[3], False)
+
+
+def store_item(Partition part not None, token, bytes hk not None, bytes sk not None, dict item not None,
+               Py_ssize_t size):
+    """Put a validated item (``size`` >= 0 its size) into a table with no
+    index, stream or log (kvstore/api/items.py update_fast), stored as by
+    store_writes; the replaced item is dropped."""
+    if size < 0:
+        raise ValueError("item size must be >= 0, got %d" % size)
+    _store_plain(part, token, hk, sk, item, size)
 
 
 def store_plain_item(item, str hash_name not None, str hash_type not None, range_name, range_type, Ring ring not None,
@@ -1548,8 +1679,8 @@ def store_plain_item(item, str hash_name not None, str hash_type not None, range
     """PutItem's store of ``item`` into a table with no index, stream or log
     (kvstore/api/items.py put_fast): True once stored, when validate_item_fast
     accepts it (size <= max_size), its key is certain as by item_key_fast
-    and its partition is a Partition here; else None, nothing done.  The
-    replaced item is dropped."""
+    and its partition is a Partition here; else None, nothing done.  Stored
+    as by store_writes; the replaced item is dropped."""
     cdef Py_ssize_t size = _plain_item_size(item)
     if size < 0 or size > max_size:
         return None
@@ -1568,5 +1699,5 @@ def store_plain_item(item, str hash_name not None, str hash_type not None, range
     part = partitions[ring._find(token)]
     if type(part) is not Partition:
         return None
-    (<Partition>part)._put(token, hk, sk, item, size)
+    _store_plain(<Partition>part, token, hk, sk, <dict>item, size)
     return True

@@ -369,6 +369,12 @@ class Table:
     def size_bytes(self):
         return sum(p.size_bytes for p in self.partitions.values())
 
+    @property
+    def writes_alone(self):
+        """Whether a write is the store alone: no index, stream or log follows
+        it, so the fast paths may store with the core's plain stores."""
+        return not self.indexes and self.stream is None and self.wal is None
+
     def locate(self, hash_value, range_value):
         """The location of a key given as validated AttributeValues.
 
@@ -383,11 +389,13 @@ class Table:
     # Every write of every operation goes through these two, so that what
     # must follow a write (index maintenance, streams) has one place to live.
 
-    def write(self, loc, item, size):
-        """Store ``item`` (validated, ``size`` bytes) at ``loc``; return the old item or None."""
+    def write(self, loc, item, size, want_old=True):
+        """Store ``item`` (validated, ``size`` bytes) at ``loc``; return the old
+        item or None -- None always when not ``want_old``, which spares
+        reading the old item when nothing here needs it either."""
         partition, token, hk, sk = loc
         if not self.indexes:
-            old = partition.put(token, hk, sk, item, size)
+            old = partition.put(token, hk, sk, item, size, want_old or self.stream is not None)
         else:
             self.check_index_keys(item)
             old = partition.put(token, hk, sk, item, size)

@@ -30,6 +30,7 @@ import signal
 
 import msgspec
 
+from kvstore._core import json_encode
 from kvstore.errors import (
     DynamoDBError,
     SerializationException,
@@ -102,7 +103,9 @@ def make_handler(db=None, *, dispatch=None, streams_dispatch=None, operations=No
         streams_dispatch = _no_streams
 
     decode = msgspec.json.Decoder().decode
-    encode = msgspec.json.Encoder().encode
+    # The core's encoder: the items it stores as JSON are then the answer's
+    # bytes as they stand (ENCODED_PATHS splice them in).
+    encode = json_encode
     routes = {}  # raw target -> (dispatch function, operation name, encoded path or None)
 
     def route(target):

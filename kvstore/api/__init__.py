@@ -55,7 +55,8 @@ FAST_PATHS = {**items.FAST_PATHS, "Query": read.query_fast, "BatchWriteItem": ba
 
 # The server's reads answered as JSON bytes: ``(db, req, encode) -> bytes or
 # None``, the answer ``encode(dispatch(...))`` would give, spliced from the
-# items' JSON cached beside them (``Partition.get_raw``); None: dispatch.
+# items' JSON, stored or cached beside them (``Partition.get_raw``; ``encode``
+# is ``_core.json_encode``, which wrote the stored JSON); None: dispatch.
 ENCODED_PATHS = {"GetItem": items.get_encoded, "Query": read.query_encoded, "BatchGetItem": batch.batch_get_encoded}
 
 

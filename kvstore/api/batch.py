@@ -418,7 +418,8 @@ def batch_write_fast(db, req):
     throughput not enforced, no transaction lock held; else None (nothing
     written).  The writes are the general path's: table.write / table.remove
     in request order (indexes, stream, log), or their core equivalent
-    ``store_writes`` for a table that has none of those.
+    ``store_writes`` for a table that has none of those (which stores the
+    items as their JSON).
 
     Every check comes before the first ``table.locate``, as in the general
     path, whose first storage access it is (server/cluster.py's
@@ -447,12 +448,12 @@ def batch_write_fast(db, req):
             return None
         located.append(locs)
     for (table, writes), (locs, here) in zip(plans, located):
-        if here and not table.indexes and table.stream is None and table.wal is None:
+        if here and table.writes_alone:
             store_writes(writes, locs)
             continue
         for (_hash, _range, item, size), loc in zip(writes, locs):
             if item is not None:
-                table.write(loc, item, size)
+                table.write(loc, item, size, want_old=False)
             else:
                 table.remove(loc)
     return {"UnprocessedItems": {}}

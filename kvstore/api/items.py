@@ -5,7 +5,8 @@ expressions or their legacy counterparts, the key against the schema),
 then applies as one step on the item's partition, so a failed request or a
 failed condition changes nothing.  Items are stored normalised, in wire
 form, with their DynamoDB size beside them; GetItem answers with the stored
-dict itself (or its projection).
+dict itself (or its projection) -- decoded, for an item the fast writes
+stored as its JSON (kvstore/_core.pyx).
 
 The write step is shaped for reuse (scylladb's rmw_operation): the
 ``prepare_put / prepare_delete / prepare_update`` functions return an
@@ -46,7 +47,8 @@ a whole item (PutItem).  Legacy parameters are converted by ``legacy.py``;
 expressions are the ``kvstore.expressions`` library's.
 """
 
-from .._core import item_key_fast, read_raw, store_plain_item, validate_item_fast, value_size_fast, wire_key_fast
+from .._core import (item_key_fast, read_raw, store_item, store_plain_item, validate_item_fast, value_size_fast,
+                     wire_key_fast)
 from ..capacity import Consumed, read_units
 from ..errors import (
     ConditionalCheckFailedException, ResourceNotFoundException, TransactionConflictException, ValidationException,
@@ -315,7 +317,7 @@ def execute(write, locks=None):
         raise write.condition_failed(old)
     new, size = write.apply(old)
     if new is not None:
-        table.write(loc, new, size)
+        table.write(loc, new, size, want_old=False)
     elif old is not None:
         table.remove(loc)
     return old, new
@@ -615,8 +617,7 @@ def put_fast(db, req):
     item = req.get("Item")
     # A table with nothing to follow a write (no index, stream or log), no
     # throughput or lock to check: put_valid's write in one core call.
-    if (not table.indexes and table.stream is None and table.wal is None and not db.throughput.enabled
-            and not db.locks._held
+    if (table.writes_alone and not db.throughput.enabled and not db.locks._held
             and store_plain_item(item, table.hash_key, table.hash_type, table.range_key, table.range_type,
                                  table.ring, table.partitions, MAX_ITEM_SIZE)):
         return {}
@@ -675,7 +676,9 @@ def update_fast(db, req):
     not enforced, every placeholder defined and used, the values valid as
     sent, no key attribute or name targeted twice: what ``update_item``
     answers.  The new item's size is the stored one's, less the replaced
-    attributes, plus the new ones (no walk of the whole item)."""
+    attributes, plus the new ones (no walk of the whole item); in a table
+    with nothing to follow a write, the core stores it as PutItem's fast
+    write does (``store_item``: as its JSON)."""
     if not _UPDATE_FAST_MEMBERS.issuperset(req) or db.throughput.enabled:
         return None
     text = req.get("UpdateExpression")
@@ -728,7 +731,7 @@ def update_fast(db, req):
         return None
     hash_av, range_av = found
     loc = table.locate(hash_av, range_av)
-    partition, _token, hk, sk = loc
+    partition, token, hk, sk = loc
     locks = db.locks
     if locks._held and locks.holder((table.name, hk, sk)) is not None:
         raise TransactionConflictException("Transaction is ongoing for the item")
@@ -749,7 +752,10 @@ def update_fast(db, req):
         new[attribute] = av
     if size > MAX_ITEM_SIZE:
         raise ValidationException("Item size to update has exceeded the maximum allowed size")
-    table.write(loc, new, size)
+    if table.writes_alone:
+        store_item(partition, token, hk, sk, new, size)
+    else:
+        table.write(loc, new, size, want_old=False)
     if rv is None or rv == "NONE":
         return {}
     if rv == "ALL_OLD":

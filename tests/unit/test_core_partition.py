@@ -1,6 +1,8 @@
 """Partition: the storage of one ring partition, checked case by case and by
 a seeded stress test against a model (a dict plus sorted()), with
-Partition._check() asserting every invariant after every step.
+Partition._check() asserting every invariant after every step.  Items come
+in both forms: put as themselves, and stored as their JSON alone by the
+fast writes (``store_writes``), which every reader decodes.
 
 A stress failure names its seed; rerun just that seed with
 KVSTORE_STRESS_SEED=<seed> python -m pytest tests/unit/test_core_partition.py -q
@@ -11,8 +13,19 @@ import os
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kvstore._core import Partition, prefix_bounds
+from kvstore._core import Partition, json_encode, prefix_bounds, store_item, store_writes
+
+
+def store_json(part, token, hk, sk, item, size):
+    """The server's fast write of ``item`` (store_writes: its JSON alone when exact)."""
+    store_writes([(None, None, item, size)], [(part, token, hk, sk)])
+
+
+def no_encode(item):
+    raise AssertionError("encoded %r: its stored JSON was expected" % (item,))
 
 
 def fill(part, rows):
@@ -149,6 +162,136 @@ def test_partition_large_collection_matches_model():
 
 
 # --------------------------------------------------------------------------
+# Items stored as their JSON alone
+# --------------------------------------------------------------------------
+
+
+def test_partition_json_stored_item_reads_through_every_accessor():
+    # A fast write's item: every dict reader decodes it (equal, a new dict
+    # each time), every raw reader answers its stored JSON without encoding.
+    p = Partition()
+    a = {"id": {"S": "h"}, "m": {"M": {"x": {"L": [{"N": "1"}, {"NULL": True}, {"BOOL": False}]}}}}
+    store_json(p, 7, b"h", b"", a, 40)
+    p._check()
+    got = p.get(b"h", b"")
+    assert got == a and got is not a and p.get(b"h", b"") is not got
+    assert p.get_sized(b"h", b"") == (a, 40) and (len(p), p.size_bytes) == (1, 40)
+    assert list(p.query(b"h")) == [(b"", a)] and list(p.scan()) == [(7, b"h", b"", a)]
+    raw = p.get_raw(b"h", b"", no_encode)
+    assert raw == json_encode(a) and p.get_raw(b"h", b"", no_encode) is raw
+    assert p.query_raw(b"h", None, None, True, True, False, no_encode) == [raw]
+    b = {"id": {"S": "h"}, "v": {"S": "b"}}
+    assert p.put(7, b"h", b"", b, 10) == a                 # the replaced item, decoded
+    assert p.get(b"h", b"") is b and p.size_bytes == 10
+    store_json(p, 7, b"h", b"", a, 40)                     # replaced, unread
+    assert p.get(b"h", b"") == a and p.size_bytes == 40
+    assert p.delete(b"h", b"") == a and len(p) == 0 and p.get_raw(b"h", b"", no_encode) is None
+    p._check()
+
+
+def test_partition_json_stored_items_survive_promotion_and_demotion():
+    # Promotion and demotion carry the stored JSON over (it is the item).
+    p = Partition()
+    a, b, c = ({"k": {"S": s}} for s in "abc")
+    store_json(p, 3, b"h", b"1", a, 5)
+    p.put(3, b"h", b"2", b, 6)                             # a second item: promoted
+    store_json(p, 3, b"h", b"3", c, 7)
+    p._check()
+    assert [item for _, item in p.query(b"h")] == [a, b, c] and p.get(b"h", b"2") is b
+    assert p.get_sized(b"h", b"3") == (c, 7) and p.collection_size(b"h") == 18
+    assert p.get_raw(b"h", b"1", no_encode) == json_encode(a)
+    assert p.query_raw(b"h", b"3", None, True, True, True, no_encode) == [json_encode(c)]
+    assert [entry[3] for entry in p.scan((3, b"h", b"1"))] == [b, c]
+    assert p.put(3, b"h", b"3", b, 1, want_old=False) is None and p.get(b"h", b"3") is b
+    store_json(p, 3, b"h", b"3", c, 7)
+    assert p.delete(b"h", b"2") is b
+    assert p.delete(b"h", b"3") == c                       # one item left: demoted
+    p._check()
+    assert p.get(b"h", b"1") == a and p.get_raw(b"h", b"1", no_encode) == json_encode(a)
+    assert list(p.query(b"h")) == [(b"1", a)] and p.size_bytes == 5
+    p.put(3, b"h", b"2", b, 6)                             # promoted again
+    p.delete(b"h", b"1")
+    p._check()
+    assert p.get(b"h", b"2") is b and p.get(b"h", b"1") is None
+
+
+@pytest.mark.parametrize("item", [
+    {"id": {"S": "x"}, "b": {"B": b"\x00\xff"}},                     # bytes: JSON would give base64 text
+    {"id": {"S": "x"}, "m": {"M": {"a": {"L": [{"B": b"z"}]}}}},
+    {"id": {"S": "x"}, "bs": {"BS": [b"z", b"y"]}},
+    {"id": {"S": "x\ud800"}},                                        # a lone surrogate: no UTF-8
+])
+def test_partition_stores_an_item_itself_when_its_json_is_not_exact(item):
+    p = Partition()
+    store_json(p, 1, b"h", b"", item, 9)
+    assert p.get(b"h", b"") is item
+    p._check()
+
+
+def test_partition_json_form_keeps_attributes_named_like_types():
+    # An attribute (or map key) named B or S is no B value: stored as JSON.
+    p = Partition()
+    item = {"B": {"S": "B"}, "m": {"M": {"B": {"S": "\"B\":\""}}}}
+    store_json(p, 1, b"h", b"", item, 9)
+    assert p.get(b"h", b"") == item and p.get(b"h", b"") is not item
+    assert p.get_raw(b"h", b"", no_encode) == json_encode(item)
+
+
+# Validated items, with the characters JSON escapes and the names and texts
+# that look like a B or BS value's JSON.
+tricky_texts = st.one_of(st.text(alphabet='B"\\:Sx\u2028é', max_size=6),
+                         st.sampled_from(['"B":"', '\\"B\\":\\"', '"BS":["', "x\ud800", "\udfff"]))
+fast_names = st.one_of(tricky_texts, st.sampled_from(["B", "BS", "S", "SS", "N", "M", "L"]))
+fast_items = st.dictionaries(fast_names, st.recursive(
+    st.one_of(st.builds(lambda v: {"S": v}, tricky_texts), st.sampled_from([{"N": "1"}, {"N": "-2.5"}]),
+              st.builds(lambda v: {"BOOL": v}, st.booleans()), st.just({"NULL": True}),
+              st.builds(lambda v: {"B": v}, st.binary(max_size=3)),
+              st.builds(lambda v: {"BS": v}, st.lists(st.binary(max_size=3), min_size=1, max_size=2)),
+              st.builds(lambda v: {"SS": v}, st.lists(tricky_texts, min_size=1, max_size=2)),
+              st.sampled_from([{"NS": ["1", "2"]}, {"BS": ["eA=="]}])),
+    lambda children: st.one_of(st.builds(lambda m: {"M": m}, st.dictionaries(fast_names, children, max_size=3)),
+                               st.builds(lambda v: {"L": v}, st.lists(children, max_size=3))),
+    max_leaves=8,
+), max_size=4)
+
+
+def json_exact(value):
+    """Whether JSON gives ``value`` back: no bytes, no lone surrogate."""
+    if type(value) is dict:
+        return all(json_exact(k) and json_exact(v) for k, v in value.items())
+    if type(value) is list:
+        return all(map(json_exact, value))
+    if type(value) is str:
+        return not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    return type(value) is not bytes
+
+
+def holds_binary(av):
+    """Whether an AttributeValue is or holds a B or BS value."""
+    (tag, v), = av.items()
+    if tag == "M":
+        return any(map(holds_binary, v.values()))
+    if tag == "L":
+        return any(map(holds_binary, v))
+    return tag in ("B", "BS")
+
+
+@settings(max_examples=300, deadline=None)
+@given(fast_items)
+def test_partition_json_form_exactly_when_json_gives_the_item_back(item):
+    # As its JSON exactly when that gives the item back; a B or BS value of
+    # base64 text is stored as itself too (the JSON cannot tell it from bytes).
+    as_json = json_exact(item) and not any(map(holds_binary, item.values()))
+    for store in (store_json, store_item):
+        p = Partition()
+        store(p, 1, b"h", b"", item, 9)
+        got = p.get(b"h", b"")
+        assert got == item and (got is not item) == as_json
+        if as_json:
+            assert p.get_raw(b"h", b"", no_encode) == json_encode(item)
+
+
+# --------------------------------------------------------------------------
 # Stress against a model
 # --------------------------------------------------------------------------
 
@@ -181,10 +324,25 @@ def model_scan(model, tokens, after):
     return [r for r in rows if after is None or r[:3] > after]
 
 
+class Json:
+    """A model item stored as its JSON alone: read back equal, a new dict."""
+
+    def __init__(self, item):
+        self.item = item
+
+
+def stored_as(got, want):
+    """Whether the partition's answer ``got`` is the model's item ``want``:
+    that very object, or for a Json an equal dict decoded anew."""
+    if type(want) is Json:
+        return got == want.item and got is not want.item
+    return got is want
+
+
 def same(got, want):
-    # Items are stored as-is: compare positions by value and items by identity.
+    # Compare positions by value and items with stored_as.
     return len(got) == len(want) and all(
-        g[:-1] == w[:-1] and g[-1] is w[-1] for g, w in zip(got, want)
+        g[:-1] == w[:-1] and stored_as(g[-1], w[-1]) for g, w in zip(got, want)
     )
 
 
@@ -194,22 +352,32 @@ def run_stress(seed, steps):
     p = Partition()
     model = {}                                   # hk -> {sk: (item, size)}
     for step in range(steps):
-        op = rnd.choices(["put", "delete", "get", "query", "scan"], [5, 3, 2, 2, 1])[0]
+        op = rnd.choices(["put", "store", "delete", "get", "query", "scan"], [3, 3, 3, 2, 2, 1])[0]
         hk, sk = rnd.choice(HKS), rnd.choice(SKS)
         where = "seed %d step %d %s" % (seed, step, op)
-        if op == "put":
-            item, size = {"step": step}, rnd.randrange(0, 400)
+        if op in ("put", "store"):
+            item, size = {"step": {"N": str(step)}}, rnd.randrange(0, 400)
             old = model.setdefault(hk, {}).get(sk, (None, 0))[0]
-            model[hk][sk] = (item, size)
-            assert p.put(tokens[hk], hk, sk, item, size) is old, where
+            if op == "store":
+                model[hk][sk] = (Json(item), size)
+                store_json(p, tokens[hk], hk, sk, item, size)
+            elif rnd.random() < 0.2:
+                model[hk][sk] = (item, size)
+                assert p.put(tokens[hk], hk, sk, item, size, want_old=False) is None, where
+            else:
+                model[hk][sk] = (item, size)
+                assert stored_as(p.put(tokens[hk], hk, sk, item, size), old), where
         elif op == "delete":
             coll = model.get(hk, {})
             old = coll.pop(sk, (None, 0))[0]
             if not coll:
                 model.pop(hk, None)
-            assert p.delete(hk, sk) is old, where
+            assert stored_as(p.delete(hk, sk), old), where
         elif op == "get":
-            assert p.get(hk, sk) is model.get(hk, {}).get(sk, (None, 0))[0], where
+            want = model.get(hk, {}).get(sk, (None, 0))
+            assert stored_as(p.get(hk, sk), want[0]), where
+            got = p.get_sized(hk, sk)
+            assert (got is None) if want[0] is None else (stored_as(got[0], want[0]) and got[1] == want[1]), where
         elif op == "query":
             args = (hk, bound(rnd), bound(rnd), rnd.random() < 0.5, rnd.random() < 0.5,
                     rnd.random() < 0.5, bound(rnd))
@@ -261,11 +429,15 @@ def test_partition_cached_json_follows_every_change(seed):
     for step in range(3000):
         hk, sk = rnd.choice(hks), rnd.choice(sks)
         action = rnd.random()
-        if action < 0.4:
+        if action < 0.2:
             item = {"v": {"N": str(step)}, "m": {"M": {"x": {"L": [{"S": "y"}]}}}}
             p.put(tokens[hk], hk, sk, item, 1)
             model[(hk, sk)] = item
             assert not gc.is_tracked(item) and not gc.is_tracked(item["m"]["M"]["x"]["L"])
+        elif action < 0.4:
+            item = {"v": {"N": str(step)}, "j": {"BOOL": True}}
+            store_json(p, tokens[hk], hk, sk, item, 1)
+            model[(hk, sk)] = item
         elif action < 0.6:
             p.delete(hk, sk)
             model.pop((hk, sk), None)

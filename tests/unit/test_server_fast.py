@@ -78,7 +78,7 @@ def _state(db):
         for partition in table.partitions.values():
             for _token, hk, sk, item in partition.scan():
                 stored, size = partition.get_sized(hk, sk)
-                assert stored is item
+                assert stored == item  # equal: an item stored as its JSON is decoded anew
                 assert size == item_size(item), (name, item, size)
                 rows.append(repr(item))
         state[name] = (sorted(rows), table.size_bytes)
@@ -718,6 +718,69 @@ def test_encoded_answers_follow_every_write(monkeypatch):
     assert out[-3][1] == b"{}"
     assert [i["sk"]["S"] for i in json.loads(out[-2][1])["Items"]] == ["s9"]
     assert json.loads(out[-1][1])["Responses"]["t_hs"][0]["v"] == {"S": "back"}
+
+
+def _no_encode(item):
+    raise AssertionError("encoded %r: its stored JSON was expected" % (item,))
+
+
+def test_fast_writes_store_json_every_reader_decodes(monkeypatch):
+    """PutItem's, BatchWriteItem's and UpdateItem's fast writes store a
+    plain item as the JSON the server answers with; the raw readers answer
+    it without encoding, every other reader and writer (projections, Scan,
+    ReturnValues, DeleteItem) decodes it: the same answers and state as the
+    general path, which stores the dicts."""
+    hs, rs = {"id": {"S": "k1"}, "v": {"S": "put"}, "m": {"M": {"l": {"L": [{"N": "1"}, {"NULL": True}]}}}}, \
+        {"pk": {"S": "p1"}, "sk": {"S": "s1"}, "v": {"S": "é\u2028\\\""}}
+    writes = [("PutItem", {"TableName": "t_hs", "Item": hs}),
+              ("BatchWriteItem", {"RequestItems": {"t_hs": [{"PutRequest": {"Item": {"id": {"S": "k2"}}}}],
+                                                   "t_rs": [{"PutRequest": {"Item": rs}}]}}),
+              ("UpdateItem", {"TableName": "t_hs", "Key": {"id": {"S": "k0"}}, "UpdateExpression": "SET v = :v",
+                              "ExpressionAttributeValues": {":v": {"S": "up"}}})]
+    db = kvstore.Database()
+    _create(db)
+    for op, req in writes:
+        db.request(op, req)
+    updated = {"id": {"S": "k0"}, "n": {"N": "0"}, "s": {"SS": ["x", "y"]}, "v": {"S": "up"}}
+    for table, key, item in [("t_hs", {"id": {"S": "k1"}}, hs), ("t_rs", {"pk": {"S": "p1"}, "sk": {"S": "s1"}}, rs),
+                             ("t_hs", {"id": {"S": "k0"}}, updated)]:
+        table = db.tables[table]
+        partition, _token, hk, sk = table.locate(*items.key_from_key(table, key))
+        assert partition.get_raw(hk, sk, _no_encode) == msgspec.json.encode(item)
+        assert partition.get(hk, sk) == item and partition.get(hk, sk) is not item
+    get = ("GetItem", {"TableName": "t_hs", "Key": {"id": {"S": "k1"}}})
+    reads = [get, ("GetItem", {**get[1], "ProjectionExpression": "m.l[1]"}),
+             ("Scan", {"TableName": "t_hs"}), ("Scan", {"TableName": "t_rs", "Limit": 3}),
+             ("Query", {"TableName": "t_rs", "KeyConditionExpression": "pk = :p",
+                        "ExpressionAttributeValues": {":p": {"S": "p1"}}}),
+             ("BatchGetItem", {"RequestItems": {"t_hs": {"Keys": [{"id": {"S": "k1"}}, {"id": {"S": "k2"}}]}}})]
+    olds = [("UpdateItem", {"TableName": "t_rs", "Key": {"pk": {"S": "p1"}, "sk": {"S": "s1"}},
+                            "UpdateExpression": "SET w = :w", "ExpressionAttributeValues": {":w": {"S": "x"}},
+                            "ReturnValues": "ALL_OLD"}),
+            ("PutItem", {"TableName": "t_hs", "Item": {"id": {"S": "k1"}}, "ReturnValues": "ALL_OLD"}),
+            ("DeleteItem", {"TableName": "t_hs", "Key": {"id": {"S": "k2"}}, "ReturnValues": "ALL_OLD"})]
+    out = _handler_both(writes + reads + olds + reads, monkeypatch)
+    assert json.loads(out[len(writes) + len(reads) + 1][1]) == {"Attributes": hs}
+
+
+def test_embedded_fast_writes_keep_bytes_exact():
+    """The embedded API's requests take the same fast writes with B and BS
+    values as bytes, which JSON would turn into base64 text: such an item
+    is stored as itself, and reads back with its bytes."""
+    db = kvstore.Database()
+    _create(db)
+    item = {"id": {"S": "b1"}, "b": {"B": b"\x00\xff"}, "l": {"L": [{"B": b"z"}]}}
+    db.request("PutItem", {"TableName": "t_hs", "Item": item})
+    db.request("BatchWriteItem", {"RequestItems": {"t_hs": [{"PutRequest": {"Item": {**item, "id": {"S": "b2"}}}}]}})
+    sets = {"id": {"S": "b3"}, "bs": {"BS": [b"\x01", b"\x02"]}}
+    db.request("PutItem", {"TableName": "t_hs", "Item": sets})         # a set: the general path
+    update = {"UpdateExpression": "SET v = :v", "ExpressionAttributeValues": {":v": {"B": b"\x03"}}}
+    db.request("UpdateItem", {"TableName": "t_hs", "Key": {"id": {"S": "b1"}}, **update})
+    db.request("UpdateItem", {"TableName": "t_hs", "Key": {"id": {"S": "b3"}},
+                              "UpdateExpression": "SET v = :v", "ExpressionAttributeValues": {":v": {"S": "x"}}})
+    for key, want in [("b1", {**item, "v": {"B": b"\x03"}}), ("b2", {**item, "id": {"S": "b2"}}),
+                      ("b3", {**sets, "v": {"S": "x"}})]:
+        assert db.request("GetItem", {"TableName": "t_hs", "Key": {"id": {"S": key}}})["Item"] == want
 
 
 def test_reads_take_the_encoded_path():
