@@ -1,6 +1,7 @@
-"""Build of kvstore's Cython extensions: the core, ``kvstore/_core.pyx``, and
+"""Build of kvstore's Cython extensions: the core, ``kvstore/_core.pyx``,
 the server's HTTP reader and answer writer, ``server/_http.pyx`` (linked
-with zlib for its CRC32: Debian/Ubuntu's zlib1g-dev, pulled in by python3-dev).
+with zlib for its CRC32: Debian/Ubuntu's zlib1g-dev, pulled in by python3-dev),
+and the frames of requests forwarded between workers, ``server/_peer.pyx``.
 
 Everything about the package itself (name, version, dependencies, packages)
 lives in pyproject.toml; this file only describes the C extensions and the
@@ -10,9 +11,9 @@ switches that change how they are built:
                         tracing (for coverage/profilers), boundscheck and
                         wraparound on: slower, but an indexing bug raises
                         instead of reading past a buffer.
-    KVSTORE_ANNOTATE=1  also write kvstore/_core.html and server/_http.html,
-                        Cython's annotated view of which lines call into the
-                        Python C-API.
+    KVSTORE_ANNOTATE=1  also write kvstore/_core.html, server/_http.html and
+                        server/_peer.html, Cython's annotated view of which
+                        lines call into the Python C-API.
 
 Usual commands:
 
@@ -82,6 +83,12 @@ def _extensions():
             "server._http",
             sources=["server/_http.pyx"],
             libraries=["z"],
+            define_macros=macros,
+            extra_compile_args=cflags,
+        ),
+        Extension(
+            "server._peer",
+            sources=["server/_peer.pyx"],
             define_macros=macros,
             extra_compile_args=cflags,
         ),

@@ -10,10 +10,12 @@ that worker, the *front*, decides here:
   key's partition-key bytes), Query (the hash key of its key condition: the
   table's, or for a GSI the index's own, whose entries live on the ring by
   that key).  Owned here: the ordinary dispatch.  Else the raw JSON body is
-  forwarded to the owner (``"req"`` call, :mod:`server.peers`) and the
-  owner's encoded answer is written back as is.  A request whose key cannot
-  be read (a malformed request) runs here: validation fails the same way on
-  every worker, before any storage is touched.
+  forwarded to the owner (a forward frame, ``PeerNode.forward``) and the
+  owner's encoded answer is written back as is, as soon as its answer
+  frame is read (:class:`Forwarded`: no future, no further loop callback).
+  A request whose key cannot be read (a malformed request) runs here:
+  validation fails the same way on every worker, before any storage is
+  touched.
 * **metadata changes** (CreateTable, UpdateTable, DeleteTable, tags, TTL,
   ...) -- worker 0 orders them: the front forwards to worker 0, which
   applies under one lock, then sends the request and a *snapshot* of the
@@ -50,7 +52,12 @@ that worker, the *front*, decides here:
   no JSON encoded or decoded for it) and runs on its owner without the
   request-shape check the front already made (``validate_request``, the
   first step of ``kvstore.api.dispatch``).  A part whose worker is down
-  comes back as unprocessed.
+  comes back as unprocessed.  The common BatchWriteItem -- only
+  RequestItems, every request one that ``batch_write_fast`` takes, no item
+  twice -- is certainly valid once that check passes here, so it skips the
+  ``validate_only`` pass: each owner's part goes as a forward frame of its
+  JSON (run there by ``batch_write_fast`` again), counted back with no
+  future per part (:meth:`Cluster._spread_writes`).
 * **TransactWriteItems / ExecuteTransaction across workers** -- two-phase
   commit on ``kvstore.api.transact.Transaction``'s steps: every owner
   prepares its actions (per-item locks, conditions, new images) and holds
@@ -101,8 +108,9 @@ until the transactions prepared or coordinated there are decided
 (:meth:`Cluster.drain`, ``DRAIN_SECONDS`` at most).
 
 ``AsyncHttpProtocol`` is ``server.http.HttpProtocol`` with deferred answers:
-a handler may return ``(0, future)``; requests of one connection still run,
-and their answers leave, in order.  An answer ready at once with none
+a handler may return ``(0, future)`` (an asyncio future or a
+:class:`Forwarded`); requests of one connection still run, and their
+answers leave, in order.  An answer ready at once with none
 queued before it (a request for this worker's own keys) is written by the
 C reader (server/_http.pyx's ``FastPath``); the others wait in the
 protocol's queue and are written as their futures finish.  Requests that
@@ -120,11 +128,13 @@ import bisect
 import heapq
 import inspect
 import logging
+from functools import partial
 
 import msgspec
 
 from kvstore import api
-from kvstore._core import encode_key_value, hash64
+from kvstore._core import encode_key_value, hash64, json_encode
+from kvstore.api.batch import plain_write_plans
 from kvstore.api.read import MAX_PAGE_BYTES, ReadRequest, _read_page
 from kvstore.api.transact import CONFLICT_MESSAGE, _reason, begin_write, cancelled
 from kvstore.api.validation import validate_request
@@ -136,15 +146,16 @@ from kvstore.values import item_size
 from kvstore.wal import table_meta
 
 from ._http import FastPath, encode_response
+from ._peer import Forwarded
 from .app import make_handler
 from .http import _CLOSE, _KEEP_ALIVE, _SMALL_BODY, INTERNAL_ERROR_BODY, HttpProtocol
 from .peers import PeerNode, PeerUnavailable
 
-__all__ = ["Cluster", "AsyncHttpProtocol", "RemoteIndexPartitions", "DEFERRED", "DDL_OPERATIONS"]
+__all__ = ["Cluster", "AsyncHttpProtocol", "Forwarded", "RemoteIndexPartitions", "DEFERRED", "DDL_OPERATIONS"]
 
 log = logging.getLogger("server.cluster")
 
-DEFERRED = 0  # the status of a deferred answer: (DEFERRED, future of (status, payload))
+DEFERRED = 0  # the status of a deferred answer: (DEFERRED, future of (status, payload) or Forwarded)
 
 DYNAMODB_PREFIX = b"DynamoDB_20120810."
 STREAMS_PREFIX = b"DynamoDBStreams_20120810."
@@ -166,7 +177,7 @@ TX_GET_ATTEMPTS = 4     # cross-worker TransactGetItems: reads before a Transact
 DRAIN_SECONDS = 3.0      # a stopping worker waits this long at most for open transactions
 STASH_SECONDS = 30.0
 
-_encode = msgspec.json.Encoder().encode
+_encode = json_encode  # the core's: the items it stores as JSON are answers as they stand
 _decode = msgspec.json.Decoder().decode
 _msgpack_encode = msgspec.msgpack.encode
 
@@ -242,6 +253,88 @@ def _merge_unprocessed(into, op, name, entry):
             into[name] = {**entry, "Keys": list(entry["Keys"])}
         else:
             found["Keys"].extend(entry["Keys"])
+
+
+def _merge_batch(op, req, subs, answers):
+    """The answer of a BatchGetItem/BatchWriteItem run in parts: ``subs``
+    and ``answers`` map each owner to its part and to its ``(status, answer
+    object)`` or exception; a failed part is handed back as unprocessed."""
+    unprocessed_member = "UnprocessedItems" if op == "BatchWriteItem" else "UnprocessedKeys"
+    out = {"Responses": {name: [] for name in req["RequestItems"]}} if op == "BatchGetItem" else {}
+    out[unprocessed_member] = {}
+    consumed = []
+    metrics = {}
+    failures = []
+    for owner, answer in answers.items():
+        if isinstance(answer, BaseException) or answer[0] != 200:
+            log.warning("%s: worker %d: %.200r", op, owner, answer)
+            failures.append(answer)
+            # Not done (its worker is restarting, say): the client retries it.
+            for name, entry in subs[owner]["RequestItems"].items():
+                _merge_unprocessed(out[unprocessed_member], op, name, entry)
+            continue
+        part = answer[1]
+        for name, found in part.get("Responses", {}).items():
+            out["Responses"].setdefault(name, []).extend(found)
+        for name, entry in part.get(unprocessed_member, {}).items():
+            _merge_unprocessed(out[unprocessed_member], op, name, entry)
+        consumed.extend(part.get("ConsumedCapacity") or ())
+        for name, found in (part.get("ItemCollectionMetrics") or {}).items():
+            metrics.setdefault(name, []).extend(found)
+    if len(failures) == len(answers):
+        first = failures[0]
+        if isinstance(first, BaseException):
+            return 503, UNAVAILABLE_BODY
+        return first[0], _encode(first[1])
+    if req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
+        out["ConsumedCapacity"] = _sum_consumed(consumed)
+    if metrics:
+        out["ItemCollectionMetrics"] = metrics
+    return 200, _encode(out)
+
+
+_NOTHING_UNPROCESSED = _encode({"UnprocessedItems": {}})
+
+
+class _Parts:
+    """The parts of a plain BatchWriteItem in flight (``Cluster._spread_writes``):
+    counted as they answer, with no future per part; the last answer
+    resolves ``answer`` (a :class:`Forwarded`) with the merged one."""
+
+    __slots__ = ("req", "subs", "answers", "answer")
+
+    def __init__(self, req, groups):
+        self.req = req
+        self.subs = {owner: {"RequestItems": request_items} for owner, request_items in groups.items()}
+        self.answers = {}   # owner -> (status, JSON bytes) or exception
+        self.answer = Forwarded()
+
+    def done(self, owner, status, payload):
+        """One part's answer (``PeerNode.forward``'s ``done`` convention)."""
+        self.answers[owner] = (status, payload) if status else payload
+        if len(self.answers) < len(self.subs):
+            return
+        try:
+            result = self._merged()
+        except Exception:
+            log.exception("internal error answering BatchWriteItem")
+            result = 500, INTERNAL_ERROR_BODY
+        self.answer(*result)
+
+    def _merged(self):
+        answers = self.answers
+        if all(type(a) is tuple and a[0] == 200 and a[1] == _NOTHING_UNPROCESSED for a in answers.values()):
+            return 200, _NOTHING_UNPROCESSED
+        decoded = {owner: (a[0], _decode(a[1])) if type(a) is tuple else a for owner, a in answers.items()}
+        return _merge_batch("BatchWriteItem", self.req, self.subs, decoded)
+
+
+def _settled(fut):
+    """``(status, payload)`` of a finished future of it, or ``(0, exception)``."""
+    if fut.cancelled():
+        return 0, asyncio.CancelledError()
+    exc = fut.exception()
+    return (0, exc) if exc is not None else fut.result()
 
 
 def _add_numbers(into, other):
@@ -441,7 +534,6 @@ class Cluster:
         self.loop = loop or asyncio.get_event_loop()
         self.peers = PeerNode(worker, directory, {
             # The calls that write answer once their log records are durable.
-            "req": self._durably(self.on_request),
             "part": self._durably(self.on_part),
             "ddl": self._durably(self.on_ddl),
             "catalog": self.on_catalog,
@@ -455,7 +547,7 @@ class Cluster:
             "tx_prepare": self.on_tx_prepare,
             "tx_commit": self._durably(self.on_tx_commit),
             "tx_abort": self.on_tx_abort,
-        }, loop=self.loop)
+        }, on_forward=self._durably(self.on_request), loop=self.loop)
         self.commit = None          # server/commit.py's GroupCommit, with --data-dir
         self.recovering = False     # replaying the log: GSI changes for others are not sent
         self.synced = False         # the catalog is worker 0's: may hand it to others
@@ -558,21 +650,23 @@ class Cluster:
         wal = commit.wal
         seq = wal.seq
         result = self.route(target, body)
+        if wal.seq == seq and (result[0] != DEFERRED or type(result[1]) is Forwarded):
+            # Nothing logged here (a forwarded request's owner answers once
+            # its own log records are durable).
+            return result
         if result[0] == DEFERRED:
             return DEFERRED, self.loop.create_task(self._durable_answer(seq, result[1]))
-        if wal.seq == seq:
-            return result
         return DEFERRED, self.loop.create_task(self._durable_answer(seq, result))
 
     def _durably(self, handler):
         """A peer-call handler whose reply waits for the log records it wrote."""
 
-        def run(body):
+        def run(*args):
             commit = self.commit
             if commit is None:
-                return handler(body)
+                return handler(*args)
             seq = commit.wal.seq
-            result = handler(body)
+            result = handler(*args)
             if not inspect.isawaitable(result) and commit.wal.seq == seq:
                 return result
             return self._durable_answer(seq, result)
@@ -685,7 +779,10 @@ class Cluster:
         return result
 
     def forward(self, owner, op, body):
-        return self.peers.call(owner, "req", (op, body))
+        """Send the request to ``owner``: a :class:`Forwarded` of its answer."""
+        answer = Forwarded()
+        self.peers.forward(owner, op, body, answer)
+        return answer
 
     def route_item(self, op, body, req):
         table = self.db.tables.get(req.get("TableName")) if type(req.get("TableName")) is str else None
@@ -821,7 +918,8 @@ class Cluster:
         return None
 
     def route_multi(self, op, body, req):
-        groups = self._groups(op, req)
+        plain = self._plain_write_groups(req) if op == "BatchWriteItem" else None
+        groups = plain if plain is not None else self._groups(op, req)
         if groups is None or not groups:
             return self.run_local(op, req)
         if len(groups) == 1:
@@ -829,6 +927,8 @@ class Cluster:
             if owner == self.worker:
                 return self.run_local(op, req)
             return self.forward(owner, op, body)
+        if plain is not None:
+            return self._spread_writes(req, plain)
         problem = self.validate_only(op, req)
         if problem is not None:
             return problem
@@ -898,38 +998,46 @@ class Cluster:
             subs[owner] = {**req, "RequestItems": request_items}
         owners = list(subs)
         answers = await asyncio.gather(*(self._call(o, op, subs[o]) for o in owners), return_exceptions=True)
-        unprocessed_member = "UnprocessedItems" if op == "BatchWriteItem" else "UnprocessedKeys"
-        out = {"Responses": {name: [] for name in req["RequestItems"]}} if op == "BatchGetItem" else {}
-        out[unprocessed_member] = {}
-        consumed = []
-        metrics = {}
-        failures = []
-        for owner, answer in zip(owners, answers):
-            if isinstance(answer, BaseException) or answer[0] != 200:
-                log.warning("%s: worker %d: %.200r", op, owner, answer)
-                failures.append(answer)
-                # Not done (its worker is restarting, say): the client retries it.
-                for name, entry in subs[owner]["RequestItems"].items():
-                    _merge_unprocessed(out[unprocessed_member], op, name, entry)
+        return _merge_batch(op, req, subs, dict(zip(owners, answers)))
+
+    # -- plain BatchWriteItem: checked whole here, a forward frame per owner ------------
+
+    def _plain_write_groups(self, req):
+        """owner -> {table name: [WriteRequest, ...]} of a BatchWriteItem that
+        ``batch_write_fast`` takes whole: every request certainly valid (so
+        no :meth:`validate_only` pass) and no item twice; else None."""
+        plans = plain_write_plans(self.db, req)
+        if plans is None:
+            return None
+        owner_of = self.ring.owner
+        groups = {}
+        seen = set()
+        for name, _table, requests, writes in plans:
+            for request, (hash_av, range_av, _item, _size) in zip(requests, writes):
+                hk = encode_key_value(hash_av)
+                ident = (name, hk, b"" if range_av is None else encode_key_value(range_av))
+                if ident in seen:
+                    return None
+                seen.add(ident)
+                groups.setdefault(owner_of(hash64(hk)), {}).setdefault(name, []).append(request)
+        return groups
+
+    def _spread_writes(self, req, groups):
+        """A plain BatchWriteItem's parts, run by their owners (the other
+        owners' as forward frames of their JSON, answered as JSON): a
+        :class:`Forwarded` of the gathered answer."""
+        parts = _Parts(req, groups)
+        for owner, sub in parts.subs.items():
+            if owner != self.worker:
+                self.peers.forward(owner, "BatchWriteItem", _encode(sub), partial(parts.done, owner))
                 continue
-            part = answer[1]
-            for name, found in part.get("Responses", {}).items():
-                out["Responses"].setdefault(name, []).extend(found)
-            for name, entry in part.get(unprocessed_member, {}).items():
-                _merge_unprocessed(out[unprocessed_member], op, name, entry)
-            consumed.extend(part.get("ConsumedCapacity") or ())
-            for name, found in (part.get("ItemCollectionMetrics") or {}).items():
-                metrics.setdefault(name, []).extend(found)
-        if len(failures) == len(owners):
-            first = failures[0]
-            if isinstance(first, BaseException):
-                return 503, UNAVAILABLE_BODY
-            return first[0], _encode(first[1])
-        if req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
-            out["ConsumedCapacity"] = _sum_consumed(consumed)
-        if metrics:
-            out["ItemCollectionMetrics"] = metrics
-        return 200, _encode(out)
+            result = self.run_local("BatchWriteItem", sub, may_forward=False)
+            if type(result) is tuple:
+                parts.done(owner, *result)
+            else:
+                # changed GSI entries elsewhere: answered after their acks
+                result.add_done_callback(lambda fut, owner=owner: parts.done(owner, *_settled(fut)))
+        return parts.answer
 
     async def _transact_get(self, req, groups):
         """TransactGetItems across workers: one serializable snapshot.
@@ -1643,8 +1751,9 @@ class Cluster:
 
     # -- forwarded requests ------------------------------------------------------------
 
-    def on_request(self, body):
-        op, raw = body
+    def on_request(self, op, raw):
+        """A request forwarded here (``PeerNode.forward``): ``(status, JSON
+        bytes)`` or an awaitable of it."""
         if op in DDL_OPERATIONS:
             return self.coordinate(op, raw, _decode(raw))
         req = _decode(raw)
@@ -1749,7 +1858,8 @@ class AsyncHttpProtocol(HttpProtocol):
     when it is ready at once and ``waiting`` is empty -- the common case, a
     request for this worker's own keys; everything else comes through
     ``_send``, and deferred answers are written by ``_on_ready`` as their
-    futures finish, in order.
+    futures finish, in order (for a :class:`Forwarded`, right as its answer
+    frame is read).
     """
 
     __slots__ = ("waiting", "tail", "run")
@@ -1820,9 +1930,13 @@ class AsyncHttpProtocol(HttpProtocol):
             status = entry[0]
             if status == DEFERRED:
                 fut = entry[1]
-                if not fut.done():
+                answer = fut.answer if type(fut) is Forwarded else None
+                if answer is not None:
+                    status, body = answer   # the common case, without outcome()'s calls
+                elif not fut.done():
                     break
-                status, body = outcome(fut)
+                else:
+                    status, body = outcome(fut)
             else:
                 body = entry[1]
             del waiting[0]

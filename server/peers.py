@@ -5,11 +5,21 @@ at most one connection to each other worker, on first use.  A connection
 carries *calls* one way and their *replies* back, so a pair of workers uses
 two connections, one per direction.
 
-Frames follow msgspec's asyncio-kv example: a 4-byte big-endian length, then
-a msgpack-encoded tagged-union Struct (:class:`Call` or :class:`Reply`,
-array-like, so a frame is a short array).  Bodies are any msgpack value; the
-server forwards HTTP requests as ``[operation, raw JSON body]`` and gets
-``[status, payload]`` back, so a forwarded answer is never re-encoded.
+Frames: a 4-byte big-endian length, then one of two kinds.
+
+* General frames follow msgspec's asyncio-kv example: a msgpack-encoded
+  tagged-union Struct (:class:`Call` or :class:`Reply`, array-like, so a
+  frame is a short array: its first byte is 0x94).  Bodies are any msgpack
+  value.
+* Forwarded HTTP requests (:meth:`PeerNode.forward`), the bulk of the
+  traffic, travel without msgpack or a future: a *forward* frame is
+  ``1 (1 byte), id (4), len(op) (1), op (ASCII), raw JSON body`` and its
+  *answer* ``2 (1), id (4), status (2), raw answer bytes`` (big-endian), so
+  the owner decodes the body once and nobody re-encodes the answer.
+  Status 0 means the owner's handler failed (the bytes describe how).  The
+  caller passes a plain callable, ``done(status, payload)``, called as soon
+  as the answer is read (in that turn), or with ``(0, exception)`` on
+  failure.  Both are read and written in C (server/_peer.pyx).
 
 Batching: frames to one peer are appended to that link's buffer and written
 by one ``transport.write`` at the end of the event-loop turn
@@ -17,17 +27,22 @@ by one ``transport.write`` at the end of the event-loop turn
 request.  On the receiving side every complete frame of a read is handled
 before the next read, and replies are batched the same way.
 
-Correlation and failure: each call has an id (a counter per node) and a
-deadline.  A reply resolves its future; a sweeper fails calls past their
-deadline with :class:`PeerTimeout`; a lost connection fails every call
-waiting on it with :class:`PeerUnavailable`, and the next call to that peer
+Correlation and failure: each call (and forward) has an id (a counter per
+node) and a deadline.  A reply resolves its future (an answer calls its
+``done``); a sweeper fails calls past their deadline with
+:class:`PeerTimeout` (forwards all have the node's timeout, so each link's
+are in deadline order and the sweeper stops at the first one still in
+time); a lost connection fails every call and forward waiting on it with
+:class:`PeerUnavailable`, and the next call to that peer
 reconnects (so a restarted worker is found again).  A call to a worker that
 cannot be reached fails at once with :class:`PeerUnavailable`.  Nothing is
 retried here: the caller decides (the HTTP front answers a retryable 503).
 
 A call's handler (``handlers[kind](body)``) runs on the receiving worker's
 loop.  It returns the reply body, or an awaitable of it; an exception
-becomes an error reply, raised at the caller as :class:`PeerError`.
+becomes an error reply, raised at the caller as :class:`PeerError`.  A
+forward's handler (``on_forward(op, body)``) returns ``(status, bytes)``,
+answered in the same turn, or an awaitable of it.
 """
 
 import asyncio
@@ -39,6 +54,8 @@ import struct
 
 import msgspec
 
+from ._peer import MAX_FRAME, append_answer, append_forward, read_frames
+
 __all__ = [
     "Call", "Reply", "PeerNode", "PeerError", "PeerUnavailable", "PeerTimeout",
     "socket_path", "DEFAULT_TIMEOUT",
@@ -49,7 +66,7 @@ log = logging.getLogger("server.peers")
 DEFAULT_TIMEOUT = 10.0
 SWEEP_INTERVAL = 0.1
 _HEADER = struct.Struct(">I")
-MAX_FRAME = 256 * 1024 * 1024
+MAX_ID = 0xFFFFFFFF  # forward ids are 4 bytes
 
 
 class Call(msgspec.Struct, tag=1, array_like=True):
@@ -100,6 +117,7 @@ class _Link(asyncio.Protocol):
         self.buffer = bytearray()  # frames waiting for the end of the turn
         self.flush_scheduled = False
         self.pending = {}          # call id -> (future, deadline) (outgoing links)
+        self.forwards = {}         # forward id -> (done, deadline), in send order (outgoing)
         self.inbox = bytearray()
         self.closed = False
 
@@ -115,6 +133,19 @@ class _Link(asyncio.Protocol):
             del buf[start:]  # nothing of a frame that cannot be encoded
             raise
         _HEADER.pack_into(buf, start, len(buf) - start - 4)
+        self._schedule_flush()
+
+    def send_forward(self, forward_id, op, body):
+        """A forward frame: ``op`` (ASCII bytes) and the raw request body."""
+        append_forward(self.buffer, forward_id, op, body)
+        self._schedule_flush()
+
+    def send_answer(self, forward_id, status, payload):
+        """An answer frame: the status and the raw answer bytes."""
+        append_answer(self.buffer, forward_id, status, payload)
+        self._schedule_flush()
+
+    def _schedule_flush(self):
         if not self.flush_scheduled:
             self.flush_scheduled = True
             self.node.loop.call_soon(self.flush)
@@ -133,71 +164,71 @@ class _Link(asyncio.Protocol):
         self.transport = transport
         if self.peer is None:
             self.node._incoming.add(self)
-        if self.buffer and not self.flush_scheduled:
-            self.flush_scheduled = True
-            self.node.loop.call_soon(self.flush)
+        if self.buffer:
+            self._schedule_flush()
 
     def data_received(self, data):
         inbox = self.inbox
         if inbox:
             inbox.extend(data)
             data = inbox
-        # else the usual case: whole frames in one read, decoded from
-        # ``data`` itself (no copy); only a partial frame is kept.
-        offset = 0
-        end = len(data)
-        node = self.node
-        pending = self.pending
-        view = memoryview(data)
-        try:
-            while end - offset >= 4:
-                (size,) = _HEADER.unpack_from(data, offset)
-                if size > MAX_FRAME:
-                    log.error("peer frame of %d bytes: closing the link", size)
-                    self.transport.abort()
-                    return
-                if end - offset - 4 < size:
-                    break
-                frame = _decode(view[offset + 4:offset + 4 + size])
-                offset += 4 + size
-                if type(frame) is Call:
-                    node._on_call(self, frame)
-                else:
-                    entry = pending.pop(frame.id, None)
-                    if entry is not None:
-                        fut = entry[0]
-                        if not fut.done():
-                            if frame.ok:
-                                fut.set_result(frame.body)
-                            else:
-                                fut.set_exception(PeerError(frame.body))
-        finally:
-            view.release()
+        # else the usual case: whole frames in one read, read from ``data``
+        # itself; only a partial frame is kept.
+        offset = read_frames(self, data, PeerError)
+        if offset < 0:
+            log.error("malformed peer frame (or one over %d bytes): closing the link", MAX_FRAME)
+            self.transport.abort()
+            return
         if data is inbox:
             if offset:
                 del inbox[:offset]
-        elif offset < end:
+        elif offset < len(data):
             inbox.extend(data[offset:])
+
+    def on_frame(self, frame):
+        """A msgpack frame (a call or a reply to one of ours), from read_frames."""
+        frame = _decode(frame)
+        if type(frame) is Call:
+            self.node._on_call(self, frame)
+            return
+        entry = self.pending.pop(frame.id, None)
+        if entry is not None:
+            fut = entry[0]
+            if not fut.done():
+                if frame.ok:
+                    fut.set_result(frame.body)
+                else:
+                    fut.set_exception(PeerError(frame.body))
 
     def connection_lost(self, exc):
         self.closed = True
         self.node._link_lost(self)
+        self.fail(PeerUnavailable(f"worker {self.peer}: connection lost"))
+
+    def fail(self, error):
+        """Every call and forward waiting on this link fails with ``error``."""
         for fut, _deadline in self.pending.values():
             if not fut.done():
-                fut.set_exception(PeerUnavailable(f"worker {self.peer}: connection lost"))
+                fut.set_exception(error)
         self.pending.clear()
+        forwards = list(self.forwards.values())
+        self.forwards.clear()
+        for done, _deadline in forwards:
+            done(0, error)
 
 
 class PeerNode:
     """This worker's end of the peer links: a listener and outgoing links.
 
-    ``handlers`` maps a call kind to ``handler(body) -> reply body | awaitable``.
+    ``handlers`` maps a call kind to ``handler(body) -> reply body | awaitable``;
+    ``on_forward(op, body) -> (status, bytes) | awaitable`` answers forwards.
     """
 
-    def __init__(self, worker, directory, handlers, *, loop=None, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, worker, directory, handlers, *, on_forward=None, loop=None, timeout=DEFAULT_TIMEOUT):
         self.worker = worker
         self.directory = directory
         self.handlers = handlers
+        self.on_forward = on_forward
         self.loop = loop or asyncio.get_event_loop()
         self.timeout = timeout
         self.path = socket_path(directory, worker)
@@ -205,6 +236,7 @@ class PeerNode:
         self._connecting = {}     # peer -> task
         self._incoming = set()
         self._next_id = 0
+        self._next_forward = 0
         self._server = None
         self._sweeper = None
 
@@ -258,6 +290,20 @@ class PeerNode:
             self._start_sweeper()
         return fut
 
+    def forward(self, peer, op, body, done):
+        """Send a forwarded request (``op``, raw ``body``) to ``peer``;
+        ``done(status, payload)`` gets its answer, or ``(0, exception)``:
+        :class:`PeerUnavailable` (:class:`PeerTimeout` past the node's
+        timeout) or :class:`PeerError` (the peer's handler failed)."""
+        forward_id = self._next_forward = (self._next_forward + 1) & MAX_ID
+        link = self._links.get(peer)
+        if link is None or link.closed:
+            link = self._connect(peer)
+        link.send_forward(forward_id, op.encode(), body)
+        link.forwards[forward_id] = (done, self.loop.time() + self.timeout)
+        if self._sweeper is None:
+            self._start_sweeper()
+
     def _connect(self, peer):
         link = _Link(self, peer)
         self._links[peer] = link
@@ -272,10 +318,7 @@ class PeerNode:
             if self._links.get(peer) is link:
                 del self._links[peer]
             reason = errno.errorcode.get(getattr(exc, "errno", None) or 0, type(exc).__name__)
-            for fut, _deadline in link.pending.values():
-                if not fut.done():
-                    fut.set_exception(PeerUnavailable(f"worker {peer}: cannot connect ({reason})"))
-            link.pending.clear()
+            link.fail(PeerUnavailable(f"worker {peer}: cannot connect ({reason})"))
         finally:
             if self._connecting.get(peer) is asyncio.current_task():
                 del self._connecting[peer]
@@ -287,8 +330,8 @@ class PeerNode:
             del self._links[link.peer]
 
     def waiting(self):
-        """How many calls wait for their reply."""
-        return sum(len(link.pending) for link in self._links.values())
+        """How many calls and forwards wait for their reply."""
+        return sum(len(link.pending) + len(link.forwards) for link in self._links.values())
 
     def _sweep(self):
         self._sweeper = None
@@ -296,16 +339,29 @@ class PeerNode:
         waiting = False
         for link in list(self._links.values()):
             pending = link.pending
-            if not pending:
-                continue
-            expired = [call_id for call_id, (_fut, deadline) in pending.items() if deadline <= now]
-            for call_id in expired:
-                fut = pending.pop(call_id)[0]
-                if not fut.done():
-                    fut.set_exception(PeerTimeout(f"worker {link.peer}: no reply in time"))
-            waiting = waiting or bool(pending)
+            if pending:
+                expired = [call_id for call_id, (_fut, deadline) in pending.items() if deadline <= now]
+                for call_id in expired:
+                    fut = pending.pop(call_id)[0]
+                    if not fut.done():
+                        fut.set_exception(PeerTimeout(f"worker {link.peer}: no reply in time"))
+            self._expire_forwards(link, now)
+            waiting = waiting or bool(pending) or bool(link.forwards)
         if waiting:
             self._start_sweeper()
+
+    @staticmethod
+    def _expire_forwards(link, now):
+        """Fail the link's forwards past their deadline: the oldest first
+        (they all have the node's timeout), up to the first one in time."""
+        forwards = link.forwards
+        while forwards:
+            forward_id = next(iter(forwards))
+            done, deadline = forwards[forward_id]
+            if deadline > now:
+                return
+            del forwards[forward_id]
+            done(0, PeerTimeout(f"worker {link.peer}: no answer in time"))
 
     # -- serving calls ---------------------------------------------------------------
 
@@ -318,13 +374,26 @@ class PeerNode:
         except Exception as exc:
             if not isinstance(exc, PeerError):
                 log.exception("peer call %r failed", call.kind)
-            link.send(Reply(call.id, False, f"{type(exc).__name__}: {exc}"))
+            link.send(Reply(call.id, False, _describe(exc)))
             return
         if type(result) not in _PLAIN and inspect.isawaitable(result):
             fut = asyncio.ensure_future(result, loop=self.loop)
             fut.add_done_callback(lambda f, link=link, call_id=call.id: self._reply_later(link, call_id, f))
         else:
             _reply(link, call.id, result)
+
+    def _on_forward(self, link, forward_id, op, body):
+        try:
+            result = self.on_forward(op, body)
+        except Exception as exc:
+            log.exception("forwarded %s failed", op)
+            _answer_error(link, forward_id, exc)
+            return
+        if type(result) is tuple:
+            _answer(link, forward_id, result)
+        else:
+            fut = asyncio.ensure_future(result, loop=self.loop)
+            fut.add_done_callback(lambda f, link=link, forward_id=forward_id: _answer_later(link, forward_id, f))
 
     def _reply_later(self, link, call_id, fut):
         if link.closed:
@@ -336,7 +405,7 @@ class PeerNode:
         if exc is not None:
             if not isinstance(exc, PeerError):
                 log.error("peer call failed: %r", exc)
-            link.send(Reply(call_id, False, f"{type(exc).__name__}: {exc}"))
+            link.send(Reply(call_id, False, _describe(exc)))
         else:
             _reply(link, call_id, fut.result())
 
@@ -346,4 +415,35 @@ def _reply(link, call_id, result):
         link.send(Reply(call_id, True, result))
     except (TypeError, ValueError, OverflowError) as exc:
         log.error("peer reply cannot be encoded: %r", exc)
-        link.send(Reply(call_id, False, f"{type(exc).__name__}: {exc}"))
+        link.send(Reply(call_id, False, _describe(exc)))
+
+
+def _describe(exc):
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _answer_error(link, forward_id, exc):
+    link.send_answer(forward_id, 0, _describe(exc).encode(errors="replace"))
+
+
+def _answer(link, forward_id, result):
+    status, payload = result
+    try:
+        link.send_answer(forward_id, status, payload)
+    except (TypeError, ValueError, OverflowError) as exc:
+        log.error("forwarded answer cannot be sent: %r", exc)
+        _answer_error(link, forward_id, exc)
+
+
+def _answer_later(link, forward_id, fut):
+    if link.closed:
+        return
+    if fut.cancelled():
+        link.send_answer(forward_id, 0, b"cancelled")
+        return
+    exc = fut.exception()
+    if exc is not None:
+        log.error("forwarded request failed: %r", exc)
+        _answer_error(link, forward_id, exc)
+    else:
+        _answer(link, forward_id, fut.result())

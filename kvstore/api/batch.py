@@ -45,7 +45,7 @@ from .legacy import attributes_to_get, check_no_mixing
 from .specs import KEYS_AND_ATTRIBUTES
 
 __all__ = [
-    "batch_get_item", "batch_write_item", "batch_get_encoded", "batch_write_fast",
+    "batch_get_item", "batch_write_item", "batch_get_encoded", "batch_write_fast", "plain_write_plans",
     "MAX_BATCH_GET_KEYS", "MAX_RESPONSE_BYTES",
 ]
 
@@ -410,20 +410,12 @@ def _fast_locate(table, writes):
     return located, False
 
 
-def batch_write_fast(db, req):
-    """batch_write_item's answer to a request of only RequestItems: tables that
-    exist, 25 requests in all, each a PutRequest of only an Item of the core's
-    common shapes (validate_item_fast, item_key_fast, index keys valid) or a
-    DeleteRequest of only a Key that wire_key_fast accepts, no item twice,
-    throughput not enforced, no transaction lock held; else None (nothing
-    written).  The writes are the general path's: table.write / table.remove
-    in request order (indexes, stream, log), or their core equivalent
-    ``store_writes`` for a table that has none of those (which stores the
-    items as their JSON).
-
-    Every check comes before the first ``table.locate``, as in the general
-    path, whose first storage access it is (server/cluster.py's
-    ``validate_only`` counts on that)."""
+def plain_write_plans(db, req):
+    """``[(table name, table, requests, writes), ...]`` of a BatchWriteItem
+    whose every request is certainly valid (see batch_write_fast; ``writes``
+    as ``_fast_writes`` gives them), else None.  Nothing is located yet:
+    an item named twice is found later.  server/cluster.py splits such a
+    batch by owner with no other check."""
     request_items = _plain_request_items(db, req)
     if request_items is None:
         return None
@@ -440,14 +432,34 @@ def batch_write_fast(db, req):
         total += len(writes)
         if total > MAX_BATCH_WRITE_REQUESTS:
             return None
-        plans.append((table, writes))
+        plans.append((name, table, requests, writes))
+    return plans
+
+
+def batch_write_fast(db, req):
+    """batch_write_item's answer to a request of only RequestItems: tables that
+    exist, 25 requests in all, each a PutRequest of only an Item of the core's
+    common shapes (validate_item_fast, item_key_fast, index keys valid) or a
+    DeleteRequest of only a Key that wire_key_fast accepts, no item twice,
+    throughput not enforced, no transaction lock held; else None (nothing
+    written).  The writes are the general path's: table.write / table.remove
+    in request order (indexes, stream, log), or their core equivalent
+    ``store_writes`` for a table that has none of those (which stores the
+    items as their JSON).
+
+    Every check comes before the first ``table.locate``, as in the general
+    path, whose first storage access it is (server/cluster.py's
+    ``validate_only`` counts on that)."""
+    plans = plain_write_plans(db, req)
+    if plans is None:
+        return None
     located = []
-    for table, writes in plans:
+    for _name, table, _requests, writes in plans:
         locs = _fast_locate(table, writes)
         if locs is None:
             return None
         located.append(locs)
-    for (table, writes), (locs, here) in zip(plans, located):
+    for (_name, table, _requests, writes), (locs, here) in zip(plans, located):
         if here and table.writes_alone:
             store_writes(writes, locs)
             continue

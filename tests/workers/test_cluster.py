@@ -464,14 +464,18 @@ def test_gsi_entries_live_on_the_gsi_keys_worker(ddb):
 def test_batch_parts_wait_for_their_gsi_changes(ddb):
     # A BatchWriteItem split over the workers: each part's owner answers once
     # the GSI entries it changed on other workers are acknowledged, so the
-    # index shows every item of the batch right after it.
+    # index shows every item of the batch right after it.  Odd rounds ask
+    # for capacity (the general split), even ones do not (a plain batch:
+    # forward frames of JSON to the owners).
     name = gsi_table(ddb)
     for round_ in range(4):
+        extra = {"ReturnConsumedCapacity": "INDEXES"} if round_ % 2 else {}
         out = ddb.batch_write_item(RequestItems={name: [
             {"PutRequest": {"Item": {"id": {"S": f"k{round_}_{i}"}, "g": {"S": f"G{i % 3}"}}}}
-            for i in range(25)]}, ReturnConsumedCapacity="INDEXES")
+            for i in range(25)]}, **extra)
         assert out["UnprocessedItems"] == {}
-        assert out["ConsumedCapacity"][0]["CapacityUnits"] == 50.0  # the table's 25 + the index's 25
+        if extra:
+            assert out["ConsumedCapacity"][0]["CapacityUnits"] == 50.0  # the table's 25 + the index's 25
         counts = [ddb.query(TableName=name, IndexName="by_g", KeyConditionExpression="g = :g",
                             ExpressionAttributeValues={":g": {"S": f"G{j}"}}, Select="COUNT")["Count"]
                   for j in range(3)]

@@ -202,3 +202,158 @@ def test_large_frames_and_many_peers(tmp_path):
             await close_all(*ns)
 
     run(main())
+
+
+# -- forwarded requests: FORWARD / ANSWER frames, no msgpack, no future ---------
+
+
+def forward_handler(op, body):
+    """Answers ``op`` with the body back, after ``delay`` seconds for "Slow",
+    never for "Never", by raising for "Fail"."""
+    if op == "Fail":
+        raise ValueError("bad request")
+    if op == "Never":
+        return asyncio.get_running_loop().create_future()
+    if op == "Slow":
+        async def later():
+            await asyncio.sleep(float(body))
+            return 200, body
+        return later()
+    return 201, op.encode() + b":" + body
+
+
+async def forward_nodes(tmp_path, count=2, timeout=None):
+    out = []
+    for i in range(count):
+        kwargs = {"timeout": timeout} if timeout else {}
+        node = PeerNode(i, str(tmp_path), echo_handlers(), on_forward=forward_handler, **kwargs)
+        await node.listen()
+        out.append(node)
+    return out
+
+
+def forwarded(node, peer, op, body):
+    """``node.forward`` as a future of ``(status, payload)``."""
+    fut = asyncio.get_running_loop().create_future()
+    node.forward(peer, op, body, lambda status, payload: fut.done() or fut.set_result((status, payload)))
+    return fut
+
+
+def test_forward_frame_is_a_fixed_header_then_raw_bytes(tmp_path):
+    async def main():
+        a, b = await forward_nodes(tmp_path)
+        try:
+            a.forward(1, "GetItem", b'{"TableName":"t"}', lambda status, payload: None)
+            body = b'{"TableName":"t"}'
+            assert bytes(a._links[1].buffer) == (
+                struct.pack(">IBIB", 1 + 4 + 1 + 7 + len(body), 1, 1, 7) + b"GetItem" + body)
+        finally:
+            await close_all(a, b)
+
+    run(main())
+
+
+def test_forwards_are_answered_with_raw_bytes_out_of_order(tmp_path):
+    async def main():
+        a, b = await forward_nodes(tmp_path)
+        try:
+            assert await forwarded(a, 1, "GetItem", b'{"k":1}') == (201, b'GetItem:{"k":1}')
+            delays = [b"0.05", b"0", b"0.03", b"0.01", b"0", b"0.02"] * 10
+            answers = await asyncio.gather(*(forwarded(a, 1, "Slow", d) for d in delays))
+            assert answers == [(200, d) for d in delays]
+            assert a.waiting() == 0
+        finally:
+            await close_all(a, b)
+
+    run(main())
+
+
+def test_forward_handler_error_is_a_peer_error(tmp_path):
+    async def main():
+        a, b = await forward_nodes(tmp_path)
+        try:
+            status, error = await forwarded(a, 1, "Fail", b"")
+            assert status == 0 and type(error) is PeerError and "ValueError: bad request" in str(error)
+            assert await forwarded(a, 1, "Ok", b"x") == (201, b"Ok:x")
+        finally:
+            await close_all(a, b)
+
+    run(main())
+
+
+def test_forward_times_out(tmp_path):
+    async def main():
+        a, b = await forward_nodes(tmp_path, timeout=0.2)
+        try:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            never = [forwarded(a, 1, "Never", b"") for _ in range(3)]
+            answered = forwarded(a, 1, "Ok", b"")
+            assert await answered == (201, b"Ok:")
+            for fut in never:
+                status, error = await fut
+                assert status == 0 and type(error) is PeerTimeout
+            assert 0.15 <= loop.time() - started < 2.0
+            assert a.waiting() == 0
+        finally:
+            await close_all(a, b)
+
+    run(main())
+
+
+def test_lost_connection_fails_every_forward_and_unreachable_peer_fails(tmp_path):
+    async def main():
+        a, b = await forward_nodes(tmp_path)
+        try:
+            assert await forwarded(a, 1, "Ok", b"") == (201, b"Ok:")
+            waiting = [forwarded(a, 1, "Never", b"") for _ in range(5)]
+            await asyncio.sleep(0.05)
+            await b.close()
+            for fut in waiting:
+                status, error = await fut
+                assert status == 0 and isinstance(error, PeerUnavailable)
+            status, error = await forwarded(a, 5, "Ok", b"")
+            assert status == 0 and isinstance(error, PeerUnavailable)
+            assert a.waiting() == 0
+        finally:
+            await close_all(a)
+
+    run(main())
+
+
+def test_frames_split_across_reads_are_read_whole(tmp_path):
+    # Forward, answer and msgpack frames in one stream, handed over a byte
+    # at a time (and then all at once): each is read once, whole.
+    async def main():
+        (a,) = await forward_nodes(tmp_path, 1)
+        try:
+            from server.peers import _Link
+
+            class Transport:
+                def __init__(self):
+                    self.written = bytearray()
+
+                def write(self, data):
+                    self.written += data
+
+            link = _Link(a, peer=1)
+            link.transport = Transport()
+            answers = []
+            link.forwards[9] = (lambda status, payload: answers.append((status, payload)), 1e18)
+            stream = (struct.pack(">IBIB", 1 + 4 + 1 + 7 + 3, 1, 4, 7) + b"GetItem" + b"abc"
+                      + struct.pack(">IBIH", 1 + 4 + 2 + 5, 2, 9, 200) + b"hello"
+                      + struct.pack(">I", len(msgspec.msgpack.encode(Call(3, "echo", 5))))
+                      + msgspec.msgpack.encode(Call(3, "echo", 5)))
+            for i in range(len(stream)):
+                link.data_received(stream[i:i + 1])
+            assert answers == [(200, b"hello")] and not link.inbox
+            link.flush()
+            replies = bytes(link.transport.written)
+            # Our answer to forward 4, then the reply to call 3.
+            assert replies[:11] == struct.pack(">IBIH", 1 + 4 + 2 + 11, 2, 4, 201)
+            assert replies[11:22] == b"GetItem:abc"
+            assert msgspec.msgpack.decode(replies[26:]) == [2, 3, True, 5]
+        finally:
+            await close_all(a)
+
+    run(main())

@@ -211,6 +211,42 @@ def test_request_for_a_dead_workers_partition_is_503(tmp_path):
     run(main())
 
 
+def test_plain_batch_write_is_spread_to_the_owners(tmp_path):
+    # A batch of only RequestItems, checked whole by the front, one part per
+    # owner; a duplicate fails it whole; a dead owner's part comes back
+    # unprocessed while the others are written.
+    async def main():
+        nodes = await start(tmp_path)
+        try:
+            await make_table(nodes)
+
+            def batch(keys):
+                return {"RequestItems": {"tab": [{"PutRequest": {"Item": {"id": {"S": k}, "n": {"N": "1"}}}}
+                                                 for k in keys]}}
+
+            keys = [f"b{i}" for i in range(25)]
+            assert await call(nodes[0], "BatchWriteItem", batch(keys)) == (200, {"UnprocessedItems": {}})
+            for i, node in enumerate(nodes):
+                stored = {e[3]["id"]["S"] for p in node.db.tables["tab"].partitions.values() for e in p.scan()}
+                assert stored == {k for k in keys if owner(3, k) == i}
+            status, body = await call(nodes[1], "BatchWriteItem", batch(["d1", "d2", "d1"]))
+            assert status == 400 and "duplicates" in body["message"]
+            assert sum(node.db.tables["tab"].item_count for node in nodes) == 25
+            before = sum(node.db.tables["tab"].item_count for node in nodes[:2])
+            await nodes[2].close()
+            keys = keys_on(3, 0, 3) + keys_on(3, 1, 3) + keys_on(3, 2, 3)
+            status, body = await call(nodes[0], "BatchWriteItem", batch(keys))
+            assert status == 200
+            unprocessed = [r["PutRequest"]["Item"]["id"]["S"] for r in body["UnprocessedItems"]["tab"]]
+            assert sorted(unprocessed) == sorted(keys[6:])
+            assert sum(node.db.tables["tab"].item_count for node in nodes[:2]) == before + 6
+        finally:
+            for node in nodes[:2]:
+                await node.close()
+
+    run(main())
+
+
 @pytest.mark.parametrize("count", [2, 3])
 def test_every_item_is_stored_once_on_its_owner(tmp_path, count):
     async def main():

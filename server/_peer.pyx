@@ -1,0 +1,213 @@
+# cython: language_level=3
+"""The compiled half of server/peers.py: the frames of forwarded requests.
+
+Nearly every frame between workers is a forwarded HTTP request or its
+answer (see server/peers.py's module doc for the layout).  Reading and
+writing them in Python cost a few struct calls, slices and branches per
+frame on both ends; here they are a length check and two copies each.
+
+``read_frames`` walks the whole frames at the start of a read and hands
+each one over as Python objects: an answer to its ``done`` (looked up in
+the link's ``forwards``), a forward to ``node._on_forward``, and any
+other frame (msgpack) to ``link.on_frame``.  ``append_forward`` and
+``append_answer`` add one frame to a link's output buffer.  At the front,
+a forwarded request's ``done`` is a :class:`Forwarded`.
+"""
+
+import asyncio
+import logging
+
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_DecodeASCII
+from libc.string cimport memcpy
+
+__all__ = ["read_frames", "append_forward", "append_answer", "Forwarded", "FORWARD", "ANSWER", "MAX_FRAME"]
+
+log = logging.getLogger("server.cluster")
+
+cdef enum:
+    # The first byte after the length (a msgpack frame's is 0x94).
+    C_FORWARD = 1
+    C_ANSWER = 2
+    FORWARD_HEAD = 10   # length (4), FORWARD, id (4), len(op)
+    ANSWER_HEAD = 11    # length (4), ANSWER, id (4), status (2)
+
+FORWARD = C_FORWARD
+ANSWER = C_ANSWER
+MAX_FRAME = 256 * 1024 * 1024
+
+
+cdef inline unsigned long _u32(const unsigned char *p) noexcept nogil:
+    return (<unsigned long>p[0] << 24) | (<unsigned long>p[1] << 16) | (<unsigned long>p[2] << 8) | p[3]
+
+
+cdef inline void _put_u32(unsigned char *p, unsigned long v) noexcept nogil:
+    p[0] = (v >> 24) & 0xFF
+    p[1] = (v >> 16) & 0xFF
+    p[2] = (v >> 8) & 0xFF
+    p[3] = v & 0xFF
+
+
+cdef inline const unsigned char *_start(object data) except NULL:
+    if type(data) is bytes:
+        return <const unsigned char *>PyBytes_AS_STRING(data)
+    if type(data) is bytearray:
+        return <const unsigned char *>PyByteArray_AS_STRING(data)
+    raise TypeError(f"frames are read from bytes or a bytearray, not {type(data).__name__}")
+
+
+def read_frames(link, data, error):
+    """Handle the whole frames at the start of ``data`` (bytes or bytearray,
+    not resized meanwhile); return the bytes they took, or -1 at a malformed
+    frame (longer than MAX_FRAME, or a forward whose operation overruns
+    it): nothing after it is read.
+
+    An answer whose status is 0 reaches its ``done`` as ``error(text)``."""
+    cdef const unsigned char *p = _start(data)
+    cdef Py_ssize_t n = len(data), offset = 0, start, end, size, op_len
+    cdef unsigned long frame_id
+    cdef int status
+    cdef dict forwards = link.forwards
+    cdef object node = link.node
+    while n - offset >= 4:
+        p = _start(data)  # again after each frame: a handler ran meanwhile
+        size = _u32(p + offset)
+        if size > MAX_FRAME:
+            return -1
+        if n - offset - 4 < size:
+            break
+        start = offset + 4
+        end = start + size
+        offset = end
+        if size >= ANSWER_HEAD - 4 and p[start] == C_ANSWER:
+            frame_id = _u32(p + start + 1)
+            entry = forwards.pop(frame_id, None)
+            if entry is not None:
+                status = (p[start + 5] << 8) | p[start + 6]
+                payload = PyBytes_FromStringAndSize(<const char *>p + start + 7, size - 7)
+                if status:
+                    (<tuple>entry)[0](status, payload)
+                else:
+                    (<tuple>entry)[0](0, error(payload.decode(errors="replace")))
+        elif size >= FORWARD_HEAD - 4 and p[start] == C_FORWARD:
+            op_len = p[start + 5]
+            if op_len > size - 6:
+                return -1
+            frame_id = _u32(p + start + 1)
+            op = PyUnicode_DecodeASCII(<const char *>p + start + 6, op_len, NULL)
+            body = PyBytes_FromStringAndSize(<const char *>p + start + 6 + op_len, size - 6 - op_len)
+            node._on_forward(link, frame_id, op, body)
+        else:
+            link.on_frame(PyBytes_FromStringAndSize(<const char *>p + start, size))
+    return offset
+
+
+cdef unsigned char *_grow(bytearray buf, Py_ssize_t extra) except NULL:
+    """Room for ``extra`` more bytes at the end of ``buf``: their address."""
+    cdef Py_ssize_t at = PyByteArray_GET_SIZE(buf)
+    PyByteArray_Resize(buf, at + extra)
+    return <unsigned char *>PyByteArray_AS_STRING(buf) + at
+
+
+cdef inline bytes _as_bytes(data):
+    return <bytes>data if type(data) is bytes else bytes(data)
+
+
+def append_forward(bytearray buf, unsigned long frame_id, bytes op, body):
+    """Add a forward frame (``op`` ASCII, at most 255 bytes; ``body``
+    bytes-like) to ``buf``."""
+    cdef bytes raw = _as_bytes(body)
+    cdef Py_ssize_t op_len = PyBytes_GET_SIZE(op), body_len = PyBytes_GET_SIZE(raw)
+    if op_len > 255:
+        raise ValueError("operation name too long")
+    cdef unsigned char *w = _grow(buf, FORWARD_HEAD + op_len + body_len)
+    _put_u32(w, 6 + op_len + body_len)
+    w[4] = C_FORWARD
+    _put_u32(w + 5, frame_id)
+    w[9] = <unsigned char>op_len
+    memcpy(w + FORWARD_HEAD, PyBytes_AS_STRING(op), op_len)
+    memcpy(w + FORWARD_HEAD + op_len, PyBytes_AS_STRING(raw), body_len)
+
+
+def append_answer(bytearray buf, unsigned long frame_id, int status, payload):
+    """Add an answer frame (``status`` 0..65535, ``payload`` bytes-like) to
+    ``buf``; nothing is added if either is not."""
+    if status < 0 or status > 0xFFFF:
+        raise ValueError(f"status {status} out of range")
+    cdef bytes raw = _as_bytes(payload)
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(raw)
+    cdef unsigned char *w = _grow(buf, ANSWER_HEAD + size)
+    _put_u32(w, 7 + size)
+    w[4] = C_ANSWER
+    _put_u32(w + 5, frame_id)
+    w[9] = (status >> 8) & 0xFF
+    w[10] = status & 0xFF
+    memcpy(w + ANSWER_HEAD, PyBytes_AS_STRING(raw), size)
+
+
+cdef class Forwarded:
+    """The answer to come of a forwarded request (server/cluster.py's
+    ``Cluster.forward``), given to ``PeerNode.forward`` as its ``done``.
+
+    For the HTTP front (and ``asyncio.wait``) it stands for an asyncio
+    future of ``(status, payload)`` (``done``, ``result``, the done
+    callbacks, ``await``) without the loop: called with the answer as soon
+    as the answer frame is read, it runs its callbacks right there, in that
+    turn, so the answer is written with no further loop callback.
+    ``(0, exception)`` is a failure (``PeerUnavailable``: a 503)."""
+
+    cdef readonly object answer     # (status, payload) once answered
+    cdef readonly object error      # or the exception
+    cdef list callbacks
+
+    def __call__(self, status, payload):
+        if self.answer is not None or self.error is not None:
+            return
+        if status:
+            self.answer = (status, payload)
+        else:
+            self.error = payload
+        callbacks, self.callbacks = self.callbacks, None
+        if callbacks is None:
+            return
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                log.exception("internal error answering a forwarded request")
+
+    def done(self):
+        return self.answer is not None or self.error is not None
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        if self.answer is None:
+            raise asyncio.InvalidStateError("not answered yet")
+        return self.answer
+
+    def add_done_callback(self, callback):
+        if self.answer is not None or self.error is not None:
+            callback(self)
+        elif self.callbacks is None:
+            self.callbacks = [callback]
+        else:
+            self.callbacks.append(callback)
+
+    def remove_done_callback(self, callback):
+        kept = [c for c in self.callbacks or () if c != callback]
+        removed = len(self.callbacks or ()) - len(kept)
+        self.callbacks = kept or None
+        return removed
+
+    def __await__(self):
+        return _answer_of(self).__await__()
+
+
+async def _answer_of(Forwarded forwarded):
+    if not forwarded.done():
+        waiter = asyncio.get_running_loop().create_future()
+        forwarded.add_done_callback(lambda _f: waiter.done() or waiter.set_result(None))
+        await waiter
+    return forwarded.result()
