@@ -17,6 +17,12 @@ Every configuration is started first; then each round runs every workload
 against every configuration in turn, so that the ratio to one worker
 compares runs made minutes apart at most (the machine may be shared).
 
+``--minimal`` adds, for GetItem and PutItem, bench/ceiling.py's minimal
+server run as N processes on the same core (``--processes N``: each with
+its own items, no forwarding at all): what N processes on one core cost
+by themselves (context switches, caches shared), the part of the workers'
+decline that forwarding does not explain.
+
 Load shape: ``--connections C`` gives every configuration C connections
 (with 8 workers each worker sees C/8: fewer requests per event-loop turn,
 so per-turn costs weigh more); ``--per-worker K`` gives N workers K*N
@@ -50,6 +56,17 @@ def make_target(workers, logdir, root=kit.ROOT):
     return kit.Target(f"w{workers}", cmd, port, cwd=root, log_path=os.path.join(logdir, f"workers-{workers}.log"))
 
 
+def make_minimal(processes, items, logdir):
+    """bench/ceiling.py's minimal server as ``processes`` processes on one port."""
+    port = kit.free_port()
+    cmd = [sys.executable, os.path.join(HERE, "ceiling.py"), "minimal", "--port", str(port),
+           "--items", str(items), "--processes", str(processes)]
+    return kit.Target("minimal", cmd, port, log_path=os.path.join(logdir, f"minimal-{processes}.log"))
+
+
+MINIMAL_OPS = ("get", "put")  # what the minimal server does (it answers {} to the rest)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workers", default="1,2,4,8")
@@ -71,6 +88,8 @@ def parse_args(argv=None):
     p.add_argument("--root", default=kit.ROOT,
                    help="the kvstore tree whose server runs (default: this one; e.g. a clone of the "
                         "previous commit, for a before/after)")
+    p.add_argument("--minimal", action="store_true",
+                   help="also run the minimal server as N processes (GetItem, PutItem)")
     p.add_argument("--markdown", default="", help="append the table to this file (e.g. bench/RESULTS.md)")
     args = p.parse_args(argv)
     args.workers = [int(w) for w in args.workers.split(",") if w]
@@ -103,21 +122,27 @@ def main(argv=None):
                 if reason is not None:
                     kit.say(f"  {op.operation}: {reason}; skipped")
                     skipped.add((op.name, workers))
+            if args.minimal:
+                target = targets[("minimal", workers)] = make_minimal(workers, args.items, logdir)
+                kit.say(f"starting the minimal server as {workers} process(es) on port {target.port}")
+                target.start(None if args.no_pin else args.server_cpu)
+                skipped.update((op.name, ("minimal", workers)) for op in args.ops
+                               if op.name not in MINIMAL_OPS)
         for round_ in range(args.rounds):
             for op in args.ops:
                 for workers, target in targets.items():
                     if (op.name, workers) in skipped:
                         continue
-                    conns = connections(args, workers)
+                    conns = connections(args, workers if type(workers) is int else workers[1])
                     if round_ == 0:
                         kit.run_wrk(wrk, target, op, args, 1, conns)  # warm-up
                     r = kit.run_wrk(wrk, target, op, args, args.duration, conns)
-                    r["workers"] = workers
+                    r["workers"] = workers if type(workers) is int else f"minimal {workers[1]}"
                     results.setdefault((op.name, workers), []).append(r)
                     if args.json:
                         with open(args.json, "w") as f:
                             json.dump([run for runs in results.values() for run in runs], f, indent=1)
-                    kit.say(f"  {op.operation:15} {workers} workers, {conns} conns: {r['req_per_cpu_s']:9.0f} "
+                    kit.say(f"  {op.operation:15} {r['workers']} workers, {conns} conns: {r['req_per_cpu_s']:9.0f} "
                             f"req/CPU-s {r['items_per_cpu_s']:9.0f} items/CPU-s  ({r['rps']:.0f} req/s, "
                             f"busy {r['server_busy']:.2f}, kernel {r['server_sys_share'] or 0:.0%}, "
                             f"non-2xx {r['non_2xx']})")
@@ -138,7 +163,9 @@ def main(argv=None):
         f"({info['wrk']}) on core {args.client_cpu}, {load}, "
         f"{args.rounds} rounds of {args.duration}s (configurations interleaved), medians.", "",
         "Requests (items) per server CPU-second, summed over all worker processes and the "
-        "supervisor; in parentheses: relative to one worker.", "",
+        "supervisor; in parentheses: relative to one worker."
+        + (" Minimal rows: bench/ceiling.py's minimal server as N processes on the same core "
+           "(no forwarding), relative to one process." if args.minimal else ""), "",
         *lines, "",
     ])
     print(text)
@@ -151,10 +178,14 @@ def main(argv=None):
 def table(results, args):
     head = "| workload | " + " | ".join(f"{w} worker{'s' if w > 1 else ''}" for w in args.workers) + " |"
     lines = [head, "|---" * (len(args.workers) + 1) + "|"]
-    for op in args.ops:
+    rows = [(op, "", args.workers) for op in args.ops]
+    if args.minimal:
+        rows += [(op, ", minimal server", [("minimal", w) for w in args.workers])
+                 for op in args.ops if op.name in MINIMAL_OPS]
+    for op, label, configs in rows:
         base = None
         cells = []
-        for workers in args.workers:
+        for workers in configs:
             runs = results.get((op.name, workers))
             if not runs:
                 cells.append("-")
@@ -168,7 +199,7 @@ def table(results, args):
                 cell += f" [{non_2xx} non-2xx]"
             cells.append(cell)
         unit = "items" if op.items > 1 else "req"
-        lines.append(f"| {op.operation} ({unit}/CPU-s) | " + " | ".join(cells) + " |")
+        lines.append(f"| {op.operation}{label} ({unit}/CPU-s) | " + " | ".join(cells) + " |")
     return lines
 
 

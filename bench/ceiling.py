@@ -16,11 +16,17 @@ handler behind it:
 
 kvstore's figures are reported as a fraction of these (bench/run.py).
 
-    python bench/ceiling.py stack   --port 0 [--items 100000]
-    python bench/ceiling.py minimal --port 0 [--items 100000]
+    python bench/ceiling.py stack   --port 0 [--items 100000] [--processes N]
+    python bench/ceiling.py minimal --port 0 [--items 100000] [--processes N]
 
 prints ``ceiling <mode> listening on http://127.0.0.1:PORT`` on stderr when
 ready, like ``kvstore serve`` does.
+
+``--processes N`` forks N-1 copies once the items are loaded, all listening
+on the port (SO_REUSEPORT), each with its own items and nothing shared: N
+processes with no forwarding at all, what bench/bench_workers.py's
+``--minimal`` compares ``kvstore serve --workers N`` with.  A port of 0
+needs one port for all: give ``--port``.
 """
 
 import argparse
@@ -89,15 +95,25 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--processes", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.processes > 1 and not args.port:
+        parser.error("--processes needs a --port")
     handler = stack_handler() if args.mode == "stack" else minimal_handler(args.items)
+    first = True
+    for _ in range(args.processes - 1):
+        if os.fork() == 0:
+            first = False
+            break
 
     def ready(server):
+        if not first:
+            return
         print(f"ceiling {args.mode} listening on http://{args.host}:{server.address[1]}",
               file=sys.stderr, flush=True)
 
     return serve(args.host, args.port, handler=handler, ready_callback=ready,
-                 idle_timeout=None)
+                 idle_timeout=None, reuse_port=args.processes > 1)
 
 
 if __name__ == "__main__":

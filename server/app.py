@@ -236,13 +236,16 @@ async def sweep_ttl_forever(db, interval):
 
 
 def serve(host="127.0.0.1", port=8000, db=None, *, idle_timeout=60.0, handler=None,
-          ready_callback=None, stopped_callback=None, grace=SHUTDOWN_GRACE, ttl_interval=5.0):
+          ready_callback=None, stopped_callback=None, grace=SHUTDOWN_GRACE, ttl_interval=5.0,
+          reuse_port=False):
     """Run the server until SIGINT or SIGTERM; return the exit code (0).
 
     With ``db`` given and ``ttl_interval`` > 0, a background task sweeps
     expired TTL items every ``ttl_interval`` seconds.  Like the signal
     handlers, ``settle_gc`` is process-wide: ``serve`` owns its process.
 
+    ``reuse_port`` lets other processes listen on the same port
+    (SO_REUSEPORT; bench/ceiling.py's ``--processes``).
     ``ready_callback(server)`` is called once listening; ``stopped_callback
     (signal_name)`` once the shutdown has finished.  A second signal during
     the shutdown drops every connection at once.
@@ -258,7 +261,7 @@ def serve(host="127.0.0.1", port=8000, db=None, *, idle_timeout=60.0, handler=No
 
             commit = GroupCommit(db.durable, loop)
         server = await start_server(host=host, port=port, handler=handler,
-                                    idle_timeout=idle_timeout, commit=commit)
+                                    idle_timeout=idle_timeout, commit=commit, reuse_port=reuse_port)
         settle_gc()
         stop = loop.create_future()
         signals = (signal.SIGINT, signal.SIGTERM)

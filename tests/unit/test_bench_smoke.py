@@ -87,3 +87,21 @@ def test_bench_minimal_ceiling_handler_decodes_looks_up_and_encodes():
     assert status == 200
     assert msgspec.json.decode(body)["Item"]["pk"] == {"S": "k0000003"}
     assert ceiling.stack_handler()(b"x", b"{}") == (200, b"{}")
+
+
+def test_bench_workers_table_has_minimal_rows_relative_to_one_process():
+    workers = _load("bench_workers")
+    args = workers.parse_args(["--workers", "1,8", "--ops", "get,query", "--minimal"])
+    assert args.minimal and args.workers == [1, 8]
+
+    def runs(per_cpu):
+        return [{"req_per_cpu_s": per_cpu, "items_per_cpu_s": per_cpu * 10, "non_2xx": 0}]
+
+    results = {("get", 1): runs(100.0), ("get", 8): runs(50.0),
+               ("query", 1): runs(40.0), ("query", 8): runs(30.0),
+               ("get", ("minimal", 1)): runs(200.0), ("get", ("minimal", 8)): runs(180.0)}
+    lines = workers.table(results, args)
+    assert "| GetItem (req/CPU-s) | 100 (100%) | 50 (50%) |" in lines
+    assert "| Query (items/CPU-s) | 400 (100%) | 300 (75%) |" in lines
+    # the minimal server answers GetItem and PutItem only: no Query row for it
+    assert lines[-1] == "| GetItem, minimal server (req/CPU-s) | 200 (100%) | 180 (90%) |"
