@@ -72,26 +72,12 @@ def _extensions():
         cflags = []  # the interpreter's own flags (-O3 on most builds)
     if sys.platform == "win32":
         cflags = ["/Od", "/Zi"] if DEBUG else []
+    # (module, libraries to link): each built from its .pyx with the same flags
+    modules = (("kvstore._core", []), ("server._http", ["z"]), ("server._peer", []))
     return [
-        Extension(
-            "kvstore._core",
-            sources=["kvstore/_core.pyx"],
-            define_macros=macros,
-            extra_compile_args=cflags,
-        ),
-        Extension(
-            "server._http",
-            sources=["server/_http.pyx"],
-            libraries=["z"],
-            define_macros=macros,
-            extra_compile_args=cflags,
-        ),
-        Extension(
-            "server._peer",
-            sources=["server/_peer.pyx"],
-            define_macros=macros,
-            extra_compile_args=cflags,
-        ),
+        Extension(name, sources=[name.replace(".", "/") + ".pyx"], libraries=libraries,
+                  define_macros=macros, extra_compile_args=cflags)
+        for name, libraries in modules
     ]
 
 
