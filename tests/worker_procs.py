@@ -31,6 +31,19 @@ def keys_on(count, worker, n, prefix="k"):
     return out
 
 
+def gsi_table_spec(name):
+    """CreateTable's arguments for table ``name``: keyed by ``id``, with a GSI
+    ``by_g`` on ``g`` (all attributes)."""
+    return dict(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"},
+                              {"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}],
+    )
+
+
 def worker_pids(supervisor_pid):
     """``{index: pid}`` of the supervisor's live worker processes."""
     out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(supervisor_pid)],

@@ -32,7 +32,7 @@ from botocore.exceptions import ClientError
 
 import kvstore
 from kvstore.datadir import DataDir
-from worker_procs import alive, keys_on, owner, wait_for, worker_pids
+from worker_procs import alive, gsi_table_spec, keys_on, owner, wait_for, worker_pids
 
 TABLE = "things"
 
@@ -64,14 +64,7 @@ def kill_everything(server):
 
 
 def create_table(client):
-    client.create_table(
-        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"},
-                              {"AttributeName": "g", "AttributeType": "S"}],
-        GlobalSecondaryIndexes=[{"IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                                 "Projection": {"ProjectionType": "ALL"}}],
-    )
+    client.create_table(**gsi_table_spec(TABLE))
 
 
 def scan(client, table=TABLE):

@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from test_supervisor import Cluster, client, wait_for
+from worker_procs import gsi_table_spec
 
 from kvstore._core import Ring, encode_key_value, hash64
 from kvstore.database import VNODES
@@ -58,14 +59,7 @@ def table(ddb):
 def gsi_table(ddb):
     """A new table keyed by ``id`` with a GSI ``by_g`` on ``g`` (all attributes)."""
     name = f"g{os.getpid()}_{next(_names)}"
-    ddb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"},
-                              {"AttributeName": "g", "AttributeType": "S"}],
-        GlobalSecondaryIndexes=[{"IndexName": "by_g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
-                                 "Projection": {"ProjectionType": "ALL"}}],
-    )
+    ddb.create_table(**gsi_table_spec(name))
     return name
 
 
