@@ -2,9 +2,11 @@
 
 ``FastPath`` reads and answers the common request shape in C and hands
 anything else back to server/http.py (httptools); ``encode_response``
-writes every answer's bytes.  See the module doc of the .pyx.
+writes every answer's bytes; ``Forwarded`` is a forwarded request's answer
+to come.  See the module doc of the .pyx.
 """
 
+from collections.abc import Callable, Generator
 from typing import Any, Literal
 
 JSON_1_0: bytes
@@ -36,8 +38,22 @@ class FastPath:
         self, protocol: Any, transport: Any, direct: bool, internal_error: bytes, waiting: list[Any] | None = None
     ) -> None:
         """``waiting``: the protocol's queue of answers not written yet (an
-        ordered protocol): an answer is written here only when it is ready
-        (a nonzero int status) and that list is empty."""
+        ordered protocol): an answer is written here when it is ready (a
+        nonzero int status) and that list is empty, and a :class:`Forwarded`
+        one is queued here and written as soon as it and those before it
+        are answered."""
     def feed(self, data: bytes) -> bytes | None:
         """None: every byte taken; else the bytes, from the first request it
         cannot take, that httptools must read instead."""
+
+class Forwarded:
+    """A forwarded request's ``(status, payload)`` to come, future-like."""
+
+    answer: tuple[int, bytes] | None
+    error: BaseException | None
+    def __call__(self, status: int, payload: Any) -> None: ...
+    def done(self) -> bool: ...
+    def result(self) -> tuple[int, bytes]: ...
+    def add_done_callback(self, callback: Callable[[Forwarded], Any]) -> None: ...
+    def remove_done_callback(self, callback: Callable[[Forwarded], Any]) -> int: ...
+    def __await__(self) -> Generator[Any, None, tuple[int, bytes]]: ...

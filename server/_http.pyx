@@ -21,9 +21,11 @@ object for any other, calls the handler and writes the answer, with no
 Python frame per header or per request.  Answers go out exactly as
 ``HttpProtocol._send`` writes them (it calls ``encode_response`` too).
 With ``--workers`` (server/cluster.py's ``AsyncHttpProtocol``) an answer
-is written here when it is ready at once with nothing queued before it;
-a deferred one (forwarded to another worker), and any behind it, go
-through the protocol's queue.
+is written here when it is ready at once with nothing queued before it.
+A forwarded one (a :class:`Forwarded`, answered when the owner's answer
+frame is read) is queued here in the protocol's list and written here too,
+as soon as it and every answer before it are in; any other deferred answer
+goes through the protocol's ``_send`` and ``_on_ready``.
 
 Its grammar is a strict subset of what httptools (llhttp) accepts, checked
 byte by byte: the exact request line ``POST <path> HTTP/1.1`` (one space
@@ -48,6 +50,7 @@ and the cached Date live here too, so that ``encode_response`` needs no
 Python call; server/http.py sets the prefix at import and after fork.
 """
 
+import asyncio
 import logging
 from http import HTTPStatus
 
@@ -64,7 +67,7 @@ cdef extern from "<time.h>" nogil:
 cdef extern from "zlib.h" nogil:
     unsigned long zlib_crc32 "crc32" (unsigned long crc, const unsigned char *buf, unsigned int length)
 
-__all__ = ["FastPath", "parse", "encode_response", "new_request_id", "set_id_prefix", "http_date",
+__all__ = ["FastPath", "Forwarded", "parse", "encode_response", "new_request_id", "set_id_prefix", "http_date",
            "STATUS_LINES", "JSON_1_0", "JSON_1_1", "JSON"]
 
 log = logging.getLogger("server")
@@ -72,6 +75,8 @@ log = logging.getLogger("server")
 cdef bytes _JSON_1_0 = b"application/x-amz-json-1.0"
 cdef bytes _JSON_1_1 = b"application/x-amz-json-1.1"
 cdef bytes _JSON = b"application/json"
+cdef bytes _CLOSE = b"Connection: close\r\n"
+cdef dict _NO_EXTRA = {}    # a queued answer's extra _send arguments: none (never changed)
 JSON_1_0 = _JSON_1_0
 JSON_1_1 = _JSON_1_1
 JSON = _JSON
@@ -94,6 +99,11 @@ cdef enum:
     # What _read returns besides a request's length.
     NEED = 0
     FALLBACK = -1
+    # server/cluster.py's AsyncHttpProtocol: the status of a deferred answer
+    # (DEFERRED), and the queued answers at which a connection stops reading
+    # (MAX_WAITING).
+    DEFERRED = 0
+    MAX_WAITING = 256
 
 # Characters of a header name (RFC 9110 token characters, as llhttp's).
 cdef unsigned char _TOKEN[256]
@@ -532,6 +542,8 @@ def encode_response(int status, body, bytes content_type, bytes connection, bint
 # ---------------------------------------------------------------------------
 # The per-connection reader
 
+cdef class Forwarded
+
 cdef class FastPath:
     """Reads and answers a connection's fast-shape requests (see the module doc).
 
@@ -551,6 +563,13 @@ cdef class FastPath:
 
     A direct answer leaves ``protocol.last_activity`` as ``data_received``
     set it, in the same loop turn.
+
+    With such a queue, a forwarded answer (a :class:`Forwarded`) is queued
+    here as ``_send`` would queue it, with this object as its callback:
+    ``_ready`` then writes the answers at the head of the queue that are
+    in, as ``AsyncHttpProtocol._on_ready`` does, and hands the queue to
+    that method at the first answer it does not write itself (another
+    kind of future, a failure, HEAD, a large body).
     """
 
     cdef object protocol
@@ -566,6 +585,7 @@ cdef class FastPath:
     cdef bytearray pending      # the start of a request, across reads
     cdef Py_ssize_t need        # its whole length, once its head is in
     cdef bytes last_target      # the last X-Amz-Target, reused while unchanged
+    cdef object clock           # the loop's time(), with a queue
 
     def __init__(self, protocol, transport, bint direct, internal_error, list waiting=None):
         self.protocol = protocol
@@ -581,6 +601,7 @@ cdef class FastPath:
         self.pending = None
         self.need = 0
         self.last_target = None
+        self.clock = protocol.loop.time if waiting is not None else None
 
     def feed(self, data):
         cdef bytes buf
@@ -648,6 +669,10 @@ cdef class FastPath:
             status, payload = 500, self.internal_error
         if commit is not None:
             wait = commit.wal.seq != seq
+        if (type(payload) is Forwarded and self.waiting is not None and not wait
+                and type(status) is int and status == DEFERRED
+                and (commit is None or protocol.held is None)):
+            return self._queue(<Forwarded>payload, content_type, keep_alive)
         if wait or (commit is not None and protocol.held is not None):
             direct = False
         else:
@@ -679,3 +704,137 @@ cdef class FastPath:
             self.transport.close()
             return False
         return True
+
+    cdef bint _queue(self, Forwarded answer, bytes content_type, bint keep_alive) except -1:
+        """Queue a forwarded answer as AsyncHttpProtocol._send does (this
+        reader takes HTTP/1.1 only: no Connection header unless closing);
+        False once the connection is closing."""
+        cdef list waiting = self.waiting
+        protocol = self.protocol
+        waiting.append([DEFERRED, answer, content_type, b"" if keep_alive else _CLOSE, keep_alive,
+                        False, True, _NO_EXTRA])
+        answer.add_done_callback(self)
+        if PyList_GET_SIZE(waiting) >= MAX_WAITING and not protocol.closing:
+            self.transport.pause_reading()
+        return not protocol.closing
+
+    def __call__(self, _answer):
+        """A queued Forwarded is answered (its done callback)."""
+        self._ready()
+
+    cdef int _ready(self) except -1:
+        """Write the queued answers that are in, in order, from the head of
+        the queue (AsyncHttpProtocol._on_ready's common case)."""
+        cdef list waiting = self.waiting
+        cdef list entry
+        cdef bytes body
+        cdef Forwarded forwarded
+        protocol = self.protocol
+        while PyList_GET_SIZE(waiting):
+            entry = <list>waiting[0]
+            status = entry[0]
+            payload = entry[1]
+            if type(status) is int and status == DEFERRED:
+                if type(payload) is not Forwarded:
+                    if payload.done():
+                        return self._hand_over()
+                    return 0    # its own callback calls _on_ready
+                forwarded = <Forwarded>payload
+                if forwarded.answer is None:
+                    if forwarded.error is not None:
+                        return self._hand_over()
+                    return 0    # not in yet: its callback calls back
+                status, payload = forwarded.answer
+            if (type(status) is not int or type(payload) is not bytes or PyBytes_GET_SIZE(payload) > SMALL_BODY
+                    or entry[7] or entry[5] or protocol.held is not None):
+                return self._hand_over()
+            del waiting[0]
+            if protocol.closing:
+                continue
+            body = <bytes>payload
+            connection = <bytes>entry[3]
+            self.write(_encode(status, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), <bytes>entry[2],
+                               PyBytes_AS_STRING(connection), PyBytes_GET_SIZE(connection), True))
+            protocol.last_activity = self.clock()
+            if not entry[4] and entry[6]:
+                protocol.closing = True
+                self.transport.close()
+        if not protocol.closing:
+            if PyList_GET_SIZE(waiting) < MAX_WAITING and not protocol.writing_paused:
+                self.transport.resume_reading()
+            if not PyList_GET_SIZE(waiting) and protocol.draining and not protocol.in_request:
+                protocol.closing = True
+                self.transport.close()
+        return 0
+
+    cdef int _hand_over(self) except -1:
+        """The queue from its head on, to the protocol's general writer."""
+        self.protocol._on_ready(None)
+        return 0
+
+
+cdef class Forwarded:
+    """The answer to come of a forwarded request (server/cluster.py's
+    ``Cluster.forward``), given to ``PeerNode.forward`` as its ``done``.
+
+    For the HTTP front (and ``asyncio.wait``) it stands for an asyncio
+    future of ``(status, payload)`` (``done``, ``result``, the done
+    callbacks, ``await``) without the loop: called with the answer as soon
+    as the answer frame is read, it runs its callbacks right there, in that
+    turn, so the answer is written with no further loop callback.
+    ``(0, exception)`` is a failure (``PeerUnavailable``: a 503)."""
+
+    cdef readonly object answer     # (status, payload) once answered
+    cdef readonly object error      # or the exception
+    cdef list callbacks
+
+    def __call__(self, status, payload):
+        if self.answer is not None or self.error is not None:
+            return
+        if status:
+            self.answer = (status, payload)
+        else:
+            self.error = payload
+        callbacks, self.callbacks = self.callbacks, None
+        if callbacks is None:
+            return
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                log.exception("internal error answering a forwarded request")
+
+    def done(self):
+        return self.answer is not None or self.error is not None
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        if self.answer is None:
+            raise asyncio.InvalidStateError("not answered yet")
+        return self.answer
+
+    def add_done_callback(self, callback):
+        if self.answer is not None or self.error is not None:
+            callback(self)
+        elif self.callbacks is None:
+            self.callbacks = [callback]
+        else:
+            self.callbacks.append(callback)
+
+    def remove_done_callback(self, callback):
+        kept = [c for c in self.callbacks or () if c != callback]
+        removed = len(self.callbacks or ()) - len(kept)
+        self.callbacks = kept or None
+        return removed
+
+    def __await__(self):
+        return _answer_of(self).__await__()
+
+
+async def _answer_of(Forwarded forwarded):
+    if not forwarded.done():
+        waiter = asyncio.get_running_loop().create_future()
+        forwarded.add_done_callback(lambda _f: waiter.done() or waiter.set_result(None))
+        await waiter
+    return forwarded.result()

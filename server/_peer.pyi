@@ -1,11 +1,11 @@
 """Typed stubs of the compiled frames of forwarded requests (server/_peer.pyx).
 
 ``read_frames`` reads a peer link's frames; ``append_forward`` and
-``append_answer`` write the two lean kinds; ``Forwarded`` is a forwarded
-request's answer to come.  See the module doc of the .pyx.
+``append_answer`` write the two lean kinds (a forwarded request's answer
+to come is ``server._http.Forwarded``).  See the module doc of the .pyx.
 """
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 FORWARD: int
@@ -21,15 +21,3 @@ def append_forward(buf: bytearray, frame_id: int, op: bytes, body: bytes) -> Non
 
 def append_answer(buf: bytearray, frame_id: int, status: int, payload: bytes) -> None:
     """Add an answer frame to ``buf``."""
-
-class Forwarded:
-    """A forwarded request's ``(status, payload)`` to come, future-like."""
-
-    answer: tuple[int, bytes] | None
-    error: BaseException | None
-    def __call__(self, status: int, payload: Any) -> None: ...
-    def done(self) -> bool: ...
-    def result(self) -> tuple[int, bytes]: ...
-    def add_done_callback(self, callback: Callable[[Forwarded], Any]) -> None: ...
-    def remove_done_callback(self, callback: Callable[[Forwarded], Any]) -> int: ...
-    def __await__(self) -> Generator[Any, None, tuple[int, bytes]]: ...

@@ -11,20 +11,16 @@ each one over as Python objects: an answer to its ``done`` (looked up in
 the link's ``forwards``), a forward to ``node._on_forward``, and any
 other frame (msgpack) to ``link.on_frame``.  ``append_forward`` and
 ``append_answer`` add one frame to a link's output buffer.  At the front,
-a forwarded request's ``done`` is a :class:`Forwarded`.
+a forwarded request's ``done`` is a ``server._http.Forwarded``.
 """
 
-import asyncio
-import logging
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.string cimport memcpy
 
-__all__ = ["read_frames", "append_forward", "append_answer", "Forwarded", "FORWARD", "ANSWER", "MAX_FRAME"]
-
-log = logging.getLogger("server.cluster")
+__all__ = ["read_frames", "append_forward", "append_answer", "FORWARD", "ANSWER", "MAX_FRAME"]
 
 cdef enum:
     # The first byte after the length (a msgpack frame's is 0x94).
@@ -144,70 +140,3 @@ def append_answer(bytearray buf, unsigned long frame_id, int status, payload):
     w[9] = (status >> 8) & 0xFF
     w[10] = status & 0xFF
     memcpy(w + ANSWER_HEAD, PyBytes_AS_STRING(raw), size)
-
-
-cdef class Forwarded:
-    """The answer to come of a forwarded request (server/cluster.py's
-    ``Cluster.forward``), given to ``PeerNode.forward`` as its ``done``.
-
-    For the HTTP front (and ``asyncio.wait``) it stands for an asyncio
-    future of ``(status, payload)`` (``done``, ``result``, the done
-    callbacks, ``await``) without the loop: called with the answer as soon
-    as the answer frame is read, it runs its callbacks right there, in that
-    turn, so the answer is written with no further loop callback.
-    ``(0, exception)`` is a failure (``PeerUnavailable``: a 503)."""
-
-    cdef readonly object answer     # (status, payload) once answered
-    cdef readonly object error      # or the exception
-    cdef list callbacks
-
-    def __call__(self, status, payload):
-        if self.answer is not None or self.error is not None:
-            return
-        if status:
-            self.answer = (status, payload)
-        else:
-            self.error = payload
-        callbacks, self.callbacks = self.callbacks, None
-        if callbacks is None:
-            return
-        for callback in callbacks:
-            try:
-                callback(self)
-            except Exception:
-                log.exception("internal error answering a forwarded request")
-
-    def done(self):
-        return self.answer is not None or self.error is not None
-
-    def result(self):
-        if self.error is not None:
-            raise self.error
-        if self.answer is None:
-            raise asyncio.InvalidStateError("not answered yet")
-        return self.answer
-
-    def add_done_callback(self, callback):
-        if self.answer is not None or self.error is not None:
-            callback(self)
-        elif self.callbacks is None:
-            self.callbacks = [callback]
-        else:
-            self.callbacks.append(callback)
-
-    def remove_done_callback(self, callback):
-        kept = [c for c in self.callbacks or () if c != callback]
-        removed = len(self.callbacks or ()) - len(kept)
-        self.callbacks = kept or None
-        return removed
-
-    def __await__(self):
-        return _answer_of(self).__await__()
-
-
-async def _answer_of(Forwarded forwarded):
-    if not forwarded.done():
-        waiter = asyncio.get_running_loop().create_future()
-        forwarded.add_done_callback(lambda _f: waiter.done() or waiter.set_result(None))
-        await waiter
-    return forwarded.result()

@@ -113,7 +113,9 @@ a handler may return ``(0, future)`` (an asyncio future or a
 answers leave, in order.  An answer ready at once with none
 queued before it (a request for this worker's own keys) is written by the
 C reader (server/_http.pyx's ``FastPath``); the others wait in the
-protocol's queue and are written as their futures finish.  Requests that
+protocol's queue and are written as their futures finish: by the C reader
+too for a :class:`Forwarded` (queued there, written in the turn its answer
+frame is read), by ``_on_ready`` for anything else.  Requests that
 run here answer from the items' cached JSON where the single-process
 server does (``kvstore.api.ENCODED_PATHS``).
 
@@ -145,8 +147,7 @@ from kvstore.schema import TOKEN_SPACE, scan_order
 from kvstore.values import item_size
 from kvstore.wal import table_meta
 
-from ._http import FastPath, encode_response
-from ._peer import Forwarded
+from ._http import FastPath, Forwarded, encode_response
 from .app import make_handler
 from .http import _CLOSE, _KEEP_ALIVE, _SMALL_BODY, INTERNAL_ERROR_BODY, HttpProtocol
 from .peers import PeerNode, PeerUnavailable
@@ -1856,10 +1857,11 @@ class AsyncHttpProtocol(HttpProtocol):
 
     The C reader (server/_http.pyx's ``FastPath``) writes an answer itself
     when it is ready at once and ``waiting`` is empty -- the common case, a
-    request for this worker's own keys; everything else comes through
-    ``_send``, and deferred answers are written by ``_on_ready`` as their
-    futures finish, in order (for a :class:`Forwarded`, right as its answer
-    frame is read).
+    request for this worker's own keys -- and queues a :class:`Forwarded`
+    one itself, writing it (and the ready answers behind it) right as its
+    answer frame is read; everything else comes through ``_send``, and is
+    written by ``_on_ready`` as its future finishes, in order (the C reader
+    hands the queue to ``_on_ready`` at the first entry it does not write).
     """
 
     __slots__ = ("waiting", "tail", "run")

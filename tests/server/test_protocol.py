@@ -943,3 +943,79 @@ def test_ordered_failed_deferred_answers_are_503_and_500(caplog):
         assert "internal error in a deferred answer" in caplog.text
     finally:
         loop.close()
+
+
+# -- forwarded answers: queued and written by the C reader -------------------
+#
+# A Forwarded (server/_http.pyx) answer never goes through _send: the C
+# reader queues it and writes it, with the ready answers behind it, in the
+# turn its answer arrives; anything it does not write itself (a failure,
+# another kind of future) is handed to _on_ready at that point of the queue.
+
+
+def test_forwarded_answer_is_queued_and_written_by_the_c_reader():
+    from server._http import Forwarded
+    from server.cluster import DEFERRED
+
+    protocol, transport, loop = new_ordered_protocol({})
+    try:
+        answers = {"F": (DEFERRED, Forwarded()), "A": (200, b'{"n":2}')}
+        protocol.run = lambda target, body: answers[target.decode().rsplit(".", 1)[1]]
+        protocol.data_received(request("F"))
+        assert protocol.sent == [] and len(protocol.waiting) == 1 and transport.buffer == b""
+        answers["F"][1](201, b'{"n":1}')     # its answer frame: written in that call
+        assert [(r.status, r.body) for r in parse_responses(transport.buffer)] == [(201, b'{"n":1}')]
+        assert protocol.waiting == [] and not transport.reading_paused
+        answers["F"] = (DEFERRED, Forwarded())
+        protocol.data_received(request("A") + request("F", headers=[b"Connection: close"]))
+        answers["F"][1](200, b'{"n":3}')
+        responses = parse_responses(transport.buffer)
+        assert [r.body for r in responses] == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+        assert responses[2].headers["connection"] == "close" and transport.closed
+        assert protocol.sent == []
+    finally:
+        loop.close()
+
+
+def test_requests_behind_a_forwarded_one_answer_in_order():
+    """Pipelined behind a forwarded request, the next ones run once it is
+    answered (through _send's queue); every answer leaves in order."""
+    from server._http import Forwarded
+    from server.cluster import DEFERRED
+
+    protocol, transport, loop = new_ordered_protocol({})
+    try:
+        first, second = Forwarded(), Forwarded()
+        answers = {"F": (DEFERRED, first), "G": (DEFERRED, second), "A": (200, b'{"n":3}')}
+        protocol.run = lambda target, body: answers[target.decode().rsplit(".", 1)[1]]
+        protocol.data_received(request("F") + request("G") + request("A"))
+        assert protocol.sent == [DEFERRED, DEFERRED] and len(protocol.waiting) == 3
+        first(201, b'{"n":1}')      # F at once; G starts now
+        assert [r.body for r in parse_responses(transport.buffer)] == [b'{"n":1}']
+        second(200, b'{"n":2}')
+        for _ in range(4):
+            run_callbacks(loop)
+        responses = parse_responses(transport.buffer)
+        assert [(r.status, r.body) for r in responses] == [(201, b'{"n":1}'), (200, b'{"n":2}'), (200, b'{"n":3}')]
+        assert protocol.waiting == [] and not transport.closed
+    finally:
+        loop.close()
+
+
+def test_forwarded_failure_is_handed_to_on_ready():
+    """A forwarded request whose worker cannot be reached is a retryable 503."""
+    from server._http import Forwarded
+    from server.cluster import DEFERRED
+    from server.peers import PeerUnavailable
+
+    protocol, transport, loop = new_ordered_protocol({})
+    try:
+        lost = Forwarded()
+        protocol.run = lambda target, body: (DEFERRED, lost)
+        protocol.data_received(request("F", headers=[b"Connection: close"]))
+        lost(0, PeerUnavailable("worker 3: gone"))
+        response = only_response(transport)
+        assert response.status == 503 and response.headers["connection"] == "close" and transport.closed
+        assert protocol.waiting == [] and protocol.sent == []
+    finally:
+        loop.close()
