@@ -138,12 +138,14 @@ class _Link(asyncio.Protocol):
     def send_forward(self, forward_id, op, body):
         """A forward frame: ``op`` (ASCII bytes) and the raw request body."""
         append_forward(self.buffer, forward_id, op, body)
-        self._schedule_flush()
+        if not self.flush_scheduled:
+            self._schedule_flush()
 
     def send_answer(self, forward_id, status, payload):
         """An answer frame: the status and the raw answer bytes."""
         append_answer(self.buffer, forward_id, status, payload)
-        self._schedule_flush()
+        if not self.flush_scheduled:
+            self._schedule_flush()
 
     def _schedule_flush(self):
         if not self.flush_scheduled:
@@ -299,8 +301,15 @@ class PeerNode:
         link = self._links.get(peer)
         if link is None or link.closed:
             link = self._connect(peer)
-        link.send_forward(forward_id, op.encode(), body)
-        link.forwards[forward_id] = (done, self.loop.time() + self.timeout)
+        # Waiting before its frame exists: whatever happens to the frame,
+        # the link's failure or the sweeper answers ``done``.
+        forwards = link.forwards
+        forwards[forward_id] = (done, self.loop.time() + self.timeout)
+        try:
+            link.send_forward(forward_id, op.encode(), body)
+        except BaseException:
+            del forwards[forward_id]    # nothing sent: the caller has the error
+            raise
         if self._sweeper is None:
             self._start_sweeper()
 

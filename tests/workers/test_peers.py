@@ -281,6 +281,23 @@ def test_forward_handler_error_is_a_peer_error(tmp_path):
     run(main())
 
 
+def test_forward_that_cannot_be_framed_raises_and_leaves_nothing_waiting(tmp_path):
+    async def main():
+        a, b = await forward_nodes(tmp_path)
+        try:
+            answers = []
+            with pytest.raises(ValueError):
+                a.forward(1, "X" * 256, b"", lambda status, payload: answers.append(status))
+            with pytest.raises(TypeError):
+                a.forward(1, "Ok", "not bytes", lambda status, payload: answers.append(status))
+            assert a.waiting() == 0 and answers == []
+            assert await forwarded(a, 1, "Ok", b"x") == (201, b"Ok:x")
+        finally:
+            await close_all(a, b)
+
+    run(main())
+
+
 def test_forward_times_out(tmp_path):
     async def main():
         a, b = await forward_nodes(tmp_path, timeout=0.2)
