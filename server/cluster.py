@@ -548,8 +548,8 @@ class Cluster:
             "tx_prepare": self.on_tx_prepare,
             "tx_commit": self._durably(self.on_tx_commit),
             "tx_abort": self.on_tx_abort,
-        }, on_forward=self._durably(self.on_request), loop=self.loop)
-        self.commit = None          # server/commit.py's GroupCommit, with --data-dir
+        }, on_forward=self.on_request, loop=self.loop)
+        self.commit = None          # server/commit.py's GroupCommit, with --data-dir (a property)
         self.recovering = False     # replaying the log: GSI changes for others are not sent
         self.synced = False         # the catalog is worker 0's: may hand it to others
         self.ddl_epoch = 0          # metadata changes ordered by worker 0 so far
@@ -581,6 +581,17 @@ class Cluster:
         self.transactions = {}      # txid -> (Transaction, expiry timer): prepared here
         self.tx_counter = 0
         self.coordinating = 0       # cross-worker transactions this worker is deciding
+
+    @property
+    def commit(self):
+        return self._commit
+
+    @commit.setter
+    def commit(self, commit):
+        """With a log, a forwarded request's answer waits for its records
+        (``_durably``); without one, nothing to wait for: no wrapper."""
+        self._commit = commit
+        self.peers.on_forward = self.on_request if commit is None else self._durably(self.on_request)
 
     # -- lifetime --------------------------------------------------------------
 
