@@ -663,7 +663,10 @@ cdef class FastPath:
         if commit is not None:
             seq = commit.wal.seq
         try:
-            status, payload = self.handler(target, body)
+            if self.waiting is not None:
+                status, payload = self._in_order(target, body)
+            else:
+                status, payload = self.handler(target, body)
         except Exception:
             log.exception("unhandled error answering %r", target)
             status, payload = 500, self.internal_error
@@ -704,6 +707,24 @@ cdef class FastPath:
             self.transport.close()
             return False
         return True
+
+    cdef tuple _in_order(self, bytes target, bytes body):
+        """AsyncHttpProtocol._in_order's common case: no request of this
+        connection in flight (its ``tail`` done or None), so ``run`` answers
+        now; behind one, the protocol's method chains it."""
+        protocol = self.protocol
+        tail = protocol.tail
+        if tail is not None:
+            if type(tail) is Forwarded:
+                if (<Forwarded>tail).answer is None and (<Forwarded>tail).error is None:
+                    return self.handler(target, body)
+            elif not tail.done():
+                return self.handler(target, body)
+            protocol.tail = None
+        result = <tuple?>protocol.run(target, body)
+        if result[0] == DEFERRED:
+            protocol.tail = result[1]
+        return result
 
     cdef bint _queue(self, Forwarded answer, bytes content_type, bint keep_alive) except -1:
         """Queue a forwarded answer as AsyncHttpProtocol._send does (this

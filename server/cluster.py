@@ -1893,6 +1893,7 @@ class AsyncHttpProtocol(HttpProtocol):
         return FastPath(self, transport, False, INTERNAL_ERROR_BODY, self.waiting)
 
     def _in_order(self, target, body):
+        # The C reader runs the first branch itself (FastPath._in_order).
         tail = self.tail
         if tail is not None and tail.done():
             tail = self.tail = None
