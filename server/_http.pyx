@@ -734,7 +734,7 @@ cdef class FastPath:
         protocol = self.protocol
         waiting.append([DEFERRED, answer, content_type, b"" if keep_alive else _CLOSE, keep_alive,
                         False, True, _NO_EXTRA])
-        answer.add_done_callback(self)
+        answer._written_by(self)
         if PyList_GET_SIZE(waiting) >= MAX_WAITING and not protocol.closing:
             self.transport.pause_reading()
         return not protocol.closing
@@ -807,7 +807,8 @@ cdef class Forwarded:
 
     cdef readonly object answer     # (status, payload) once answered
     cdef readonly object error      # or the exception
-    cdef list callbacks
+    cdef FastPath reader            # the connection that writes it (its first callback)
+    cdef list callbacks             # any others, in the order added
 
     def __call__(self, status, payload):
         if self.answer is not None or self.error is not None:
@@ -816,7 +817,13 @@ cdef class Forwarded:
             self.answer = (status, payload)
         else:
             self.error = payload
+        reader, self.reader = self.reader, None
         callbacks, self.callbacks = self.callbacks, None
+        if reader is not None:
+            try:
+                reader._ready()
+            except Exception:
+                log.exception("internal error answering a forwarded request")
         if callbacks is None:
             return
         for callback in callbacks:
@@ -834,6 +841,18 @@ cdef class Forwarded:
         if self.answer is None:
             raise asyncio.InvalidStateError("not answered yet")
         return self.answer
+
+    cdef int _written_by(self, FastPath reader) except -1:
+        """``reader`` queued this answer (FastPath._queue): its ``_ready``
+        runs when the answer comes, as a first done callback would, with no
+        list and no Python call."""
+        if self.answer is not None or self.error is not None:
+            reader._ready()
+        elif self.reader is None and self.callbacks is None:
+            self.reader = reader
+        else:
+            self.add_done_callback(reader)
+        return 0
 
     def add_done_callback(self, callback):
         if self.answer is not None or self.error is not None:
