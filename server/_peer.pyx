@@ -8,8 +8,10 @@ frame on both ends; here they are a length check and two copies each.
 
 ``read_frames`` walks the whole frames at the start of a read and hands
 each one over as Python objects: an answer to its ``done`` (looked up in
-the link's ``forwards``), a forward to ``node._on_forward``, and any
-other frame (msgpack) to ``link.on_frame``.  ``append_forward`` and
+the link's ``forwards``), a forward to ``node.on_forward`` (whose
+``(status, bytes)`` answer frame is appended here; anything else it
+returns or raises goes to ``node._forward_result`` / ``_forward_failed``),
+and any other frame (msgpack) to ``link.on_frame``.  ``append_forward`` and
 ``append_answer`` add one frame to a link's output buffer.  At the front,
 a forwarded request's ``done`` is a ``server._http.Forwarded``.
 """
@@ -93,10 +95,30 @@ def read_frames(link, data, error):
             frame_id = _u32(p + start + 1)
             op = PyUnicode_DecodeASCII(<const char *>p + start + 6, op_len, NULL)
             body = PyBytes_FromStringAndSize(<const char *>p + start + 6 + op_len, size - 6 - op_len)
-            node._on_forward(link, frame_id, op, body)
+            _forward(link, node, frame_id, op, body)
         else:
             link.on_frame(PyBytes_FromStringAndSize(<const char *>p + start, size))
     return offset
+
+
+cdef int _forward(link, node, unsigned long frame_id, str op, bytes body) except -1:
+    """Answer a forward frame: ``node.on_forward(op, body)``; its answer, when
+    a ``(status 1..65535, bytes)`` tuple, joins the link's frames of this
+    turn right here."""
+    try:
+        result = node.on_forward(op, body)
+    except Exception as exc:
+        node._forward_failed(link, frame_id, op, exc)
+        return 0
+    if type(result) is tuple and len(<tuple>result) == 2:
+        status, payload = <tuple>result
+        if type(status) is int and 0 < status <= 0xFFFF and type(payload) is bytes:
+            _append_answer(link.buffer, frame_id, status, <bytes>payload)
+            if not link.flush_scheduled:
+                link._schedule_flush()
+            return 0
+    node._forward_result(link, frame_id, result)
+    return 0
 
 
 cdef unsigned char *_grow(bytearray buf, Py_ssize_t extra) except NULL:
@@ -131,7 +153,10 @@ def append_answer(bytearray buf, unsigned long frame_id, int status, payload):
     ``buf``; nothing is added if either is not."""
     if status < 0 or status > 0xFFFF:
         raise ValueError(f"status {status} out of range")
-    cdef bytes raw = _as_bytes(payload)
+    _append_answer(buf, frame_id, status, _as_bytes(payload))
+
+
+cdef int _append_answer(bytearray buf, unsigned long frame_id, int status, bytes raw) except -1:
     cdef Py_ssize_t size = PyBytes_GET_SIZE(raw)
     cdef unsigned char *w = _grow(buf, ANSWER_HEAD + size)
     _put_u32(w, 7 + size)
@@ -140,3 +165,4 @@ def append_answer(bytearray buf, unsigned long frame_id, int status, payload):
     w[9] = (status >> 8) & 0xFF
     w[10] = status & 0xFF
     memcpy(w + ANSWER_HEAD, PyBytes_AS_STRING(raw), size)
+    return 0

@@ -391,13 +391,17 @@ class PeerNode:
         else:
             _reply(link, call.id, result)
 
-    def _on_forward(self, link, forward_id, op, body):
-        try:
-            result = self.on_forward(op, body)
-        except Exception as exc:
-            log.exception("forwarded %s failed", op)
-            _answer_error(link, forward_id, exc)
-            return
+    # A forward frame is answered by read_frames (server/_peer.pyx): it calls
+    # on_forward and writes a (status, bytes) answer itself; the rest is here.
+
+    def _forward_failed(self, link, forward_id, op, exc):
+        """``on_forward`` raised ``exc`` (called inside its except clause)."""
+        log.exception("forwarded %s failed", op)
+        _answer_error(link, forward_id, exc)
+
+    def _forward_result(self, link, forward_id, result):
+        """Any other answer of ``on_forward``: an awaitable, answered when it
+        finishes, or a tuple read_frames would not write (an error then)."""
         if type(result) is tuple:
             _answer(link, forward_id, result)
         else:

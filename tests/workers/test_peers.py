@@ -219,6 +219,10 @@ def forward_handler(op, body):
             await asyncio.sleep(float(body))
             return 200, body
         return later()
+    if op == "Text":
+        return 200, body.decode()      # not bytes: no answer frame can carry it
+    if op == "Status":
+        return int(body), b""
     return 201, op.encode() + b":" + body
 
 
@@ -291,6 +295,21 @@ def test_forward_that_cannot_be_framed_raises_and_leaves_nothing_waiting(tmp_pat
             with pytest.raises(TypeError):
                 a.forward(1, "Ok", "not bytes", lambda status, payload: answers.append(status))
             assert a.waiting() == 0 and answers == []
+            assert await forwarded(a, 1, "Ok", b"x") == (201, b"Ok:x")
+        finally:
+            await close_all(a, b)
+
+    run(main())
+
+
+def test_forward_answer_that_cannot_be_framed_is_a_peer_error(tmp_path):
+    async def main():
+        a, b = await forward_nodes(tmp_path)
+        try:
+            for op, body in (("Text", b"x"), ("Status", b"70000"), ("Status", b"0")):
+                status, error = await forwarded(a, 1, op, body)
+                assert status == 0 and type(error) is PeerError, (op, body)
+            assert await forwarded(a, 1, "Status", b"65535") == (65535, b"")
             assert await forwarded(a, 1, "Ok", b"x") == (201, b"Ok:x")
         finally:
             await close_all(a, b)
