@@ -189,6 +189,22 @@ def store_writes(writes: list[tuple[Any, Any, Any, int]], locs: list[tuple[Parti
     stream or log: what Table.write / Table.remove do there), each item as
     its JSON alone (json_encode) when json_decode gives it back exactly."""
 
+def route_writes(
+    table: Any, requests: list[Any], writes: list[tuple[Any, Any, Any, int]],
+    groups: dict[int, dict[str, list[Any]]], forms: dict[int, dict[str, list[Any]]] | None,
+) -> bool | None:
+    """Split one table's plain writes (plain_writes' of ``requests``) by the
+    owner ``table.ring`` gives them: each request into
+    ``groups[owner][table.name]``, and when ``forms`` is a dict each
+    write's stored form into ``forms[owner][table.name]`` ([table id, hk,
+    sk, JSON or None, size, ...]).  None if an item is named twice; else
+    whether the forms are complete (False when a put has no exact JSON)."""
+
+def store_routed(tables: list[tuple[Ring, Any, list[Any]]]) -> bool | None:
+    """Store route_writes' forms of tables that write alone, given as
+    (ring, partitions, form): None, nothing written, when a partition is
+    not a Partition here; else True, applied in order as store_writes."""
+
 def store_item(part: Partition, token: int, hk: bytes, sk: bytes, item: dict[str, Any], size: int) -> None:
     """Put a validated item (a table with no index, stream or log), stored
     as store_writes stores; the replaced item is dropped unread."""

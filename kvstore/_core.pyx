@@ -53,7 +53,10 @@ when misused and never a DynamoDB error.
   PutItem and UpdateItem into a table with no index, stream or log, from the
   request's items to the partitions in a few calls per table
   (kvstore/api/batch.py, items.py); like the item fast paths, None when not
-  certain.  They store each item as its JSON alone when decoding that
+  certain.  ``route_writes`` / ``store_routed``: the same batch spread
+  over a multi-worker server's workers, split by owner with each write in
+  stored form at the front, stored with no other check at its owner.
+  They store each item as its JSON alone when decoding that
   gives the item back exactly: one bytes object instead of a tree of ~10
   dicts and strings, which is what made replacing an item costly (freeing
   a cache-cold tree); the readers decode it on demand and the raw readers
@@ -1662,6 +1665,120 @@ def store_writes(list writes not None, list locs not None):
                          <Py_ssize_t>write[3])
         else:
             (<Partition>loc[0])._delete(<bytes>loc[2], <bytes>loc[3], False)
+
+
+# The parts of a plain BatchWriteItem sent to the workers that own them
+# (server/cluster.py): the front finds each write's owner and stored form
+# once (route_writes), the owner only stores them (store_routed).  A
+# table's writes in a part are one flat list: the table's id (its
+# incarnation), then four entries a write: hk, sk, the JSON of the put's
+# item or of the delete's key, and the item's size (-1: a delete).  With
+# the JSON the front can give the part back in request form.
+
+def route_writes(table, list requests not None, list writes not None, dict groups not None, dict forms):
+    """Split one table's plain writes by owner: ``writes`` are plain_writes'
+    of ``requests``, each owned by the node that ``table.ring`` gives its
+    partition (as Table.locate finds it).  Each request is appended to
+    ``groups[owner][table.name]``; when ``forms`` is a dict, each write's
+    stored form (key bytes, a put's JSON as store_writes stores it, a
+    delete's key as JSON) to ``forms[owner][table.name]``, a list that
+    starts with ``table.table_id``.  Returns None if one item is named
+    twice; else whether the forms are complete (False: ``forms`` was None,
+    or a put has no _json_form)."""
+    cdef Ring ring = table.ring
+    name = table.name
+    cdef set seen = set()
+    cdef bytes hk, sk
+    cdef uint64_t token
+    cdef dict by_table
+    cdef list found
+    cdef Py_ssize_t i
+    for i in range(len(writes)):
+        write = <tuple>writes[i]
+        hk = encode_key_value(write[0])
+        rav = write[1]
+        sk = b"" if rav is None else encode_key_value(rav)
+        ident = (hk, sk)
+        if ident in seen:
+            return None
+        seen.add(ident)
+        token = xxh64(<const unsigned char *>PyBytes_AS_STRING(hk), PyBytes_GET_SIZE(hk))
+        owner = ring._owners[ring._find(token)]
+        by_table = groups.get(owner)
+        if by_table is None:
+            by_table = groups[owner] = {}
+        found = by_table.get(name)
+        if found is None:
+            found = by_table[name] = []
+        found.append(requests[i])
+        if forms is None:
+            continue
+        item = write[2]
+        if item is None:
+            raw = _encode((<dict>(<dict>requests[i])["DeleteRequest"])["Key"])
+            size = -1
+        else:
+            raw = _json_form(<dict>item)
+            if raw is None:
+                forms = None
+                continue
+            size = write[3]
+        by_table = forms.get(owner)
+        if by_table is None:
+            by_table = forms[owner] = {}
+        found = by_table.get(name)
+        if found is None:
+            found = by_table[name] = [table.table_id]
+        found += (hk, sk, raw, size)
+    return forms is not None
+
+
+def store_routed(list tables not None):
+    """Store parts that route_writes made, at their owner: ``tables`` is
+    [(ring, partitions, writes), ...], one a table (a table with no index,
+    stream or log), ``writes`` a table's list as route_writes made it (its
+    id first, which the caller checked).  First every write is checked and
+    its partition found; if one is not a Partition here, nothing is
+    written and None is returned.  Else the writes are applied in order, as
+    store_writes does (a put stored as its JSON alone, the items replaced
+    dropped unread): True."""
+    cdef list located = []
+    cdef Py_ssize_t i, j = 0, n, size
+    cdef uint64_t token
+    for ring, partitions, writes in tables:
+        n = len(<list?>writes)
+        if n % 4 != 1:
+            raise ValueError("a part's writes come after the table id, four entries a write")
+        for i in range(1, n, 4):
+            _check_routed(<list>writes, i)
+            hk = (<list>writes)[i]
+            token = xxh64(<const unsigned char *>PyBytes_AS_STRING(hk), PyBytes_GET_SIZE(hk))
+            part = partitions[(<Ring?>ring)._find(token)]
+            if type(part) is not Partition:
+                return None
+            located += (part, token)
+    for _ring, _partitions, writes in tables:
+        for i in range(1, len(<list>writes), 4):
+            part = located[j]
+            size = (<list>writes)[i + 3]
+            if size < 0:
+                (<Partition>part)._delete(<bytes>(<list>writes)[i], <bytes>(<list>writes)[i + 1], False)
+            else:
+                (<Partition>part)._put(located[j + 1], <bytes>(<list>writes)[i], <bytes>(<list>writes)[i + 1],
+                                       _JSON, <bytes>(<list>writes)[i + 2], size, False)
+            j += 2
+    return True
+
+
+cdef int _check_routed(list writes, Py_ssize_t i) except -1:
+    """Raise TypeError (OverflowError) unless the write at ``i`` has
+    route_writes' form: hk, sk and JSON bytes, then an int size."""
+    cdef Py_ssize_t size
+    if (type(writes[i]) is not bytes or type(writes[i + 1]) is not bytes or type(writes[i + 2]) is not bytes
+            or type(writes[i + 3]) is not int):
+        raise TypeError("a routed write is hk, sk, JSON bytes and an int size")
+    size = writes[i + 3]
+    return 0
 
 
 def store_item(Partition part not None, token, bytes hk not None, bytes sk not None, dict item not None,

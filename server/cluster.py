@@ -55,9 +55,18 @@ that worker, the *front*, decides here:
   comes back as unprocessed.  The common BatchWriteItem -- only
   RequestItems, every request one that ``batch_write_fast`` takes, no item
   twice -- is certainly valid once that check passes here, so it skips the
-  ``validate_only`` pass: each owner's part goes as a forward frame of its
-  JSON (run there by ``batch_write_fast`` again), counted back with no
-  future per part (:meth:`Cluster._spread_writes`).
+  ``validate_only`` pass, and its parts are counted back with no future per
+  part (:meth:`Cluster._spread_writes`).  When its tables write alone (no
+  index, stream or log: so not with ``--data-dir``) and every item has an
+  exact JSON form, each owner's part goes as it will be stored (a
+  ``kvstore.StoreWrites`` forward frame of msgpack: per table its id, per
+  write the key bytes, the JSON of the item put or of the key deleted, the
+  item's size) and its owner only stores it, after checking that the
+  front's checks still hold there (the same table, no transaction lock,
+  throughput not enforced); else it writes nothing and answers RESEND, and
+  the part goes again as below.  The front's own part is stored the same
+  way.  Otherwise each part goes as a forward frame of its JSON, run there
+  by ``batch_write_fast`` again.
 * **TransactWriteItems / ExecuteTransaction across workers** -- two-phase
   commit on ``kvstore.api.transact.Transaction``'s steps: every owner
   prepares its actions (per-item locks, conditions, new images) and holds
@@ -135,7 +144,7 @@ from functools import partial
 import msgspec
 
 from kvstore import api
-from kvstore._core import encode_key_value, hash64, json_encode
+from kvstore._core import encode_key_value, hash64, json_encode, route_writes, store_routed
 from kvstore.api.batch import plain_write_plans
 from kvstore.api.read import MAX_PAGE_BYTES, ReadRequest, _read_page
 from kvstore.api.transact import CONFLICT_MESSAGE, _reason, begin_write, cancelled
@@ -181,6 +190,13 @@ STASH_SECONDS = 30.0
 _encode = json_encode  # the core's: the items it stores as JSON are answers as they stand
 _decode = msgspec.json.Decoder().decode
 _msgpack_encode = msgspec.msgpack.encode
+_msgpack_decode = msgspec.msgpack.decode
+
+# A plain BatchWriteItem's part in stored form (Cluster._spread_writes): an
+# internal forward op, never a DynamoDB operation; RESEND is its answer when
+# the owner cannot take it so (nothing written): the front sends it as JSON.
+STORE_WRITES = "kvstore.StoreWrites"
+RESEND = 1
 
 _INTERNAL_ERROR = _decode(INTERNAL_ERROR_BODY)
 UNAVAILABLE_BODY = _encode(ServiceUnavailable(
@@ -297,23 +313,58 @@ def _merge_batch(op, req, subs, answers):
 _NOTHING_UNPROCESSED = _encode({"UnprocessedItems": {}})
 
 
+def _form_json(form):
+    """The JSON of a part in stored form (``{table name: [table id, hk, sk,
+    JSON, size, ...]}``, see ``_core.route_writes``) as a BatchWriteItem:
+    each put's item and each delete's key are there as JSON already."""
+    tables = []
+    for name, writes in form.items():
+        requests = [b'{"PutRequest":{"Item":%b}}' % raw if size >= 0 else b'{"DeleteRequest":{"Key":%b}}' % raw
+                    for raw, size in zip(writes[3::4], writes[4::4])]
+        tables.append(b"%b:[%b]" % (_encode(name), b",".join(requests)))
+    return b'{"RequestItems":{%b}}' % b",".join(tables)
+
+
 class _Parts:
     """The parts of a plain BatchWriteItem in flight (``Cluster._spread_writes``):
     counted as they answer, with no future per part; the last answer
-    resolves ``answer`` (a :class:`Forwarded`) with the merged one."""
+    resolves ``answer`` (a :class:`Forwarded`) with the merged one.  A part
+    answered RESEND is forwarded again as JSON by ``forward``
+    (``PeerNode.forward``).
 
-    __slots__ = ("req", "subs", "answers", "answer")
+    ``parts`` maps each owner to its part: its RequestItems, or when
+    ``stored`` its stored form as sent (msgpack), which holds all a resend
+    or an unprocessed answer needs (as JSON).  So the request's decoded
+    tree is not kept: it is freed as soon as the parts are sent, while
+    still in the caches.  (Kept until the last answer, after every worker
+    ran, freeing it cost about as much as the rest of the front's work.)"""
 
-    def __init__(self, req, groups):
-        self.req = req
-        self.subs = {owner: {"RequestItems": request_items} for owner, request_items in groups.items()}
-        self.answers = {}   # owner -> (status, JSON bytes) or exception
+    __slots__ = ("parts", "stored", "answers", "answer", "forward")
+
+    def __init__(self, parts, stored, forward):
+        self.parts = parts
+        self.stored = stored
+        self.answers = {}     # owner -> (status, JSON bytes) or exception
         self.answer = Forwarded()
+        self.forward = forward
+
+    def json(self, owner):
+        """``owner``'s part as the JSON of a BatchWriteItem."""
+        part = self.parts[owner]
+        return _form_json(_msgpack_decode(part)) if self.stored else _encode({"RequestItems": part})
+
+    def send_json(self, owner):
+        """Forward ``owner``'s part as the BatchWriteItem of its JSON."""
+        self.forward(owner, "BatchWriteItem", self.json(owner), partial(self.done, owner))
 
     def done(self, owner, status, payload):
         """One part's answer (``PeerNode.forward``'s ``done`` convention)."""
+        if status == RESEND:
+            # Its owner wrote none of it: the general path there decides.
+            self.send_json(owner)
+            return
         self.answers[owner] = (status, payload) if status else payload
-        if len(self.answers) < len(self.subs):
+        if len(self.answers) < len(self.parts):
             return
         try:
             result = self._merged()
@@ -327,7 +378,12 @@ class _Parts:
         if all(type(a) is tuple and a[0] == 200 and a[1] == _NOTHING_UNPROCESSED for a in answers.values()):
             return 200, _NOTHING_UNPROCESSED
         decoded = {owner: (a[0], _decode(a[1])) if type(a) is tuple else a for owner, a in answers.items()}
-        return _merge_batch("BatchWriteItem", self.req, self.subs, decoded)
+        if self.stored:
+            subs = {owner: _decode(self.json(owner)) for owner in self.parts}
+        else:
+            subs = {owner: {"RequestItems": request_items} for owner, request_items in self.parts.items()}
+        # A plain batch has only RequestItems: no ReturnConsumedCapacity.
+        return _merge_batch("BatchWriteItem", {}, subs, decoded)
 
 
 def _settled(fut):
@@ -931,16 +987,21 @@ class Cluster:
 
     def route_multi(self, op, body, req):
         plain = self._plain_write_groups(req) if op == "BatchWriteItem" else None
-        groups = plain if plain is not None else self._groups(op, req)
+        groups = plain[0] if plain is not None else self._groups(op, req)
+        forms = plain[1] if plain is not None else None
         if groups is None or not groups:
             return self.run_local(op, req)
         if len(groups) == 1:
             (owner,) = groups
             if owner == self.worker:
+                if forms is not None and self.store_forms(forms[owner]):
+                    return 200, _NOTHING_UNPROCESSED
                 return self.run_local(op, req)
-            return self.forward(owner, op, body)
+            if forms is None:
+                return self.forward(owner, op, body)
+            # else in stored form: a part of its own, below
         if plain is not None:
-            return self._spread_writes(req, plain)
+            return self._spread_writes(groups, forms)
         problem = self.validate_only(op, req)
         if problem is not None:
             return problem
@@ -1015,35 +1076,50 @@ class Cluster:
     # -- plain BatchWriteItem: checked whole here, a forward frame per owner ------------
 
     def _plain_write_groups(self, req):
-        """owner -> {table name: [WriteRequest, ...]} of a BatchWriteItem that
-        ``batch_write_fast`` takes whole: every request certainly valid (so
-        no :meth:`validate_only` pass) and no item twice; else None."""
+        """``(groups, forms)`` of a BatchWriteItem that ``batch_write_fast``
+        takes whole: every request certainly valid (so no
+        :meth:`validate_only` pass) and no item twice; else None.
+
+        ``groups``: owner -> {table name: [WriteRequest, ...]}.  ``forms``:
+        owner -> {table name: [table id, the writes in stored form, ...]}
+        (``_core.route_writes``) when every table writes alone (no index,
+        stream or log) and every item has a JSON form, else None."""
         plans = plain_write_plans(self.db, req)
         if plans is None:
             return None
-        owner_of = self.ring.owner
         groups = {}
-        seen = set()
-        for name, _table, requests, writes in plans:
-            for request, (hash_av, range_av, _item, _size) in zip(requests, writes):
-                hk = encode_key_value(hash_av)
-                ident = (name, hk, b"" if range_av is None else encode_key_value(range_av))
-                if ident in seen:
-                    return None
-                seen.add(ident)
-                groups.setdefault(owner_of(hash64(hk)), {}).setdefault(name, []).append(request)
-        return groups
+        forms = {} if all(table.writes_alone for _name, table, _requests, _writes in plans) else None
+        for _name, table, requests, writes in plans:
+            complete = route_writes(table, requests, writes, groups, forms)
+            if complete is None:
+                return None
+            if not complete:
+                forms = None
+        return groups, forms
 
-    def _spread_writes(self, req, groups):
-        """A plain BatchWriteItem's parts, run by their owners (the other
-        owners' as forward frames of their JSON, answered as JSON): a
-        :class:`Forwarded` of the gathered answer."""
-        parts = _Parts(req, groups)
-        for owner, sub in parts.subs.items():
+    def _spread_writes(self, groups, forms):
+        """A plain BatchWriteItem's parts, run by their owners: a
+        :class:`Forwarded` of the gathered answer.  With ``forms`` (see
+        :meth:`_plain_write_groups`) the other owners' parts go as
+        STORE_WRITES forward frames of their stored form (msgpack) and ours
+        is stored here (:meth:`store_forms`); else, or where an owner cannot
+        take it so, as forward frames of their JSON, run there by
+        ``batch_write_fast`` again and answered as JSON."""
+        if forms is None:
+            parts = _Parts(groups, False, self.peers.forward)
+        else:
+            parts = _Parts({owner: _msgpack_encode(form) for owner, form in forms.items()}, True, self.peers.forward)
+        for owner, request_items in groups.items():
             if owner != self.worker:
-                self.peers.forward(owner, "BatchWriteItem", _encode(sub), partial(parts.done, owner))
+                if forms is None:
+                    parts.send_json(owner)
+                else:
+                    self.peers.forward(owner, STORE_WRITES, parts.parts[owner], partial(parts.done, owner))
                 continue
-            result = self.run_local("BatchWriteItem", sub, may_forward=False)
+            if forms is not None and self.store_forms(forms[owner]):
+                parts.done(owner, 200, _NOTHING_UNPROCESSED)
+                continue
+            result = self.run_local("BatchWriteItem", {"RequestItems": request_items}, may_forward=False)
             if type(result) is tuple:
                 parts.done(owner, *result)
             else:
@@ -1765,7 +1841,12 @@ class Cluster:
 
     def on_request(self, op, raw):
         """A request forwarded here (``PeerNode.forward``): ``(status, JSON
-        bytes)`` or an awaitable of it."""
+        bytes)`` or an awaitable of it; a STORE_WRITES part answers RESEND
+        when it was not stored (:meth:`store_forms`)."""
+        if op == STORE_WRITES:
+            if self.store_forms(_msgpack_decode(raw)):
+                return 200, _NOTHING_UNPROCESSED
+            return RESEND, b""
         if op in DDL_OPERATIONS:
             return self.coordinate(op, raw, _decode(raw))
         req = _decode(raw)
@@ -1782,6 +1863,25 @@ class Cluster:
                     groups.setdefault(owner, []).append((position, None, entry))
                 return self.loop.create_task(self._transact_write(req, groups, partiql=True))
         return self.run_local(op, req, may_forward=False)
+
+    def store_forms(self, form):
+        """Store a plain BatchWriteItem's part in stored form (``{table name:
+        [table id, writes...]}``, see :meth:`_plain_write_groups`) when what
+        ``batch_write_fast`` relies on holds here too: each table exists, is
+        the one the front saw (its id: not deleted and created again) and
+        writes alone, throughput is not enforced, no transaction lock is
+        held (locks are per worker) and every partition is here.  True once
+        stored; else False, nothing written."""
+        db = self.db
+        if db.throughput.enabled or db.locks._held:
+            return False
+        tables = []
+        for name, writes in form.items():
+            table = db.tables.get(name)
+            if table is None or table.table_id != writes[0] or not table.writes_alone:
+                return False
+            tables.append((table.ring, table.partitions, writes))
+        return store_routed(tables) is not None
 
     # -- GSI entries ---------------------------------------------------------------------
 

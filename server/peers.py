@@ -15,7 +15,9 @@ Frames: a 4-byte big-endian length, then one of two kinds.
   traffic, travel without msgpack or a future: a *forward* frame is
   ``1 (1 byte), id (4), len(op) (1), op (ASCII), raw JSON body`` and its
   *answer* ``2 (1), id (4), status (2), raw answer bytes`` (big-endian), so
-  the owner decodes the body once and nobody re-encodes the answer.
+  the owner decodes the body once and nobody re-encodes the answer.  (An
+  op may also be one of server/cluster.py's own, whose body and statuses
+  it defines: its ``kvstore.StoreWrites`` parts.)
   Status 0 means the owner's handler failed (the bytes describe how).  The
   caller passes a plain callable, ``done(status, payload)``, called as soon
   as the answer is read (in that turn), or with ``(0, exception)`` on

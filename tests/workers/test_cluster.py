@@ -174,6 +174,46 @@ def test_batch_write_and_get_split_by_owner(ddb, table):
     assert got["UnprocessedKeys"] == {}
 
 
+def test_plain_batch_items_read_back_exactly(ddb, table):
+    # A batch spread over the workers (its parts sent in stored form) reads
+    # back value for value: nested maps and lists, numbers, unicode; then a
+    # batch of deletes and puts.
+    items = [{
+        "id": {"S": f"x{i}"}, "n": {"N": f"-{i}.125"}, "big": {"N": "98765432109876543210.5"},
+        "text": {"S": f"\u00e9t\u00e9 \u2603 \U0001f600 \"{i}\" \\ \t"}, "flag": {"BOOL": i % 2 == 1},
+        "nothing": {"NULL": True},
+        "m": {"M": {"l": {"L": [{"S": "a"}, {"N": "7"}, {"M": {"deep": {"S": "\u00fc"}}}]}, "e": {"M": {}}}},
+        "l": {"L": [{"L": []}, {"N": "0.001"}]},
+    } for i in range(25)]
+    out = ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item}} for item in items]})
+    assert out["UnprocessedItems"] == {}
+    assert {owner(item["id"]["S"]) for item in items} == set(range(WORKERS))
+    for item in items:
+        assert ddb.get_item(TableName=table, Key={"id": item["id"]})["Item"] == item
+    requests = [{"DeleteRequest": {"Key": {"id": {"S": f"x{i}"}}}} for i in range(0, 25, 2)]
+    requests += [{"PutRequest": {"Item": {"id": {"S": f"x{i}"}, "v": {"S": "new"}}}} for i in range(1, 25, 2)]
+    assert ddb.batch_write_item(RequestItems={table: requests})["UnprocessedItems"] == {}
+    for i in range(25):
+        got = ddb.get_item(TableName=table, Key={"id": {"S": f"x{i}"}}).get("Item")
+        assert got == (None if i % 2 == 0 else {"id": {"S": f"x{i}"}, "v": {"S": "new"}})
+
+
+def test_plain_batch_with_binary_values_or_an_index(ddb, table):
+    # Not in stored form (B values; a table with a GSI): the JSON parts.
+    items = [{"id": {"S": f"b{i}"}, "b": {"B": bytes([i, 0, 255])}, "bs": {"BS": [b"\x01", b"\x02"]},
+              "g": {"S": "G"}} for i in range(25)]
+    name = gsi_table(ddb)
+    for target in (table, name):
+        out = ddb.batch_write_item(RequestItems={target: [{"PutRequest": {"Item": item}} for item in items]})
+        assert out["UnprocessedItems"] == {}
+        for item in items:
+            assert ddb.get_item(TableName=target, Key={"id": item["id"]})["Item"] == item
+    found = ddb.query(TableName=name, IndexName="by_g", KeyConditionExpression="g = :g",
+                      ExpressionAttributeValues={":g": {"S": "G"}})["Items"]
+    assert sorted(i["id"]["S"] for i in found) == sorted(item["id"]["S"] for item in items)
+    ddb.delete_table(TableName=name)
+
+
 def test_batch_errors_are_whole_request_errors(ddb, table):
     # The duplicate is found before anything is written on any worker.
     requests = [{"PutRequest": {"Item": {"id": {"S": f"k{i}"}}}} for i in range(10)]
