@@ -217,3 +217,12 @@ def store_plain_item(
     store_writes does: True when validate_item_fast accepts it within
     max_size, its key is certain (item_key_fast) and its partition is a
     Partition; else None, nothing stored."""
+
+def wire_owner(body: bytes, member: bytes, tables: dict[str, Any], ring: Ring) -> int:
+    """The ring node owning the hash key of a GetItem/DeleteItem/UpdateItem
+    (``member`` b"Key") or PutItem (b"Item") given as its raw JSON ``body``:
+    what ``ring.owner(hash64(encode_key_value(req[member][hash_key])))``
+    gives for the decoded request, answered with no decoding when the body
+    is well-formed JSON, TableName and ``member`` are there once with no
+    escaped name, the table's hash key is of type S and its value is
+    {"S": a string with no escape}; -1 otherwise."""

@@ -62,6 +62,10 @@ when misused and never a DynamoDB error.
   a cache-cold tree); the readers decode it on demand and the raw readers
   answer with it as is.
 
+* ``wire_owner``: the owner of a single-item request's hash key, read from
+  its raw JSON body with no decoding, for a multi-worker server's front
+  (server/cluster.py); -1 when not certain.
+
 Stored items are taken off the cyclic GC's lists (``_untrack``) and so is
 ``_Collection`` (``no_gc``): they hold no cycles, and walking them all on
 every full collection was a large share of a write-heavy server's time.
@@ -76,10 +80,11 @@ from decimal import Decimal
 import msgspec
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.unicode cimport Py_UCS1, PyUnicode_1BYTE_DATA, PyUnicode_GET_LENGTH
+from cpython.unicode cimport (Py_UCS1, PyUnicode_1BYTE_DATA, PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8,
+                              PyUnicode_GET_LENGTH)
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memchr, memcpy
+from libc.string cimport memchr, memcmp, memcpy
 
 from sortedcontainers import SortedList
 
@@ -1818,3 +1823,390 @@ def store_plain_item(item, str hash_name not None, str hash_type not None, range
         return None
     _store_plain(<Partition>part, token, hk, sk, <dict>item, size)
     return True
+
+
+# ---------------------------------------------------------------------------
+# The front's routing: a single-item request's owner from its raw JSON
+# ---------------------------------------------------------------------------
+#
+# A multi-worker server's front (server/cluster.py Cluster.route) needs only
+# the owner of a GetItem/PutItem/UpdateItem/DeleteItem's hash key to forward
+# the raw body, and decoding the whole body for it cost more than the rest
+# of the forward.  wire_owner reads that owner from the JSON bytes with no
+# Python object built but the table name.  It checks the whole body as
+# msgspec's decoder would (RFC 8259 JSON: strings with their escapes and
+# UTF-8, numbers, literals, nesting), so a body it answers for is one the
+# owner decodes to the same request.  Like the other fast functions it
+# decides nothing: -1 means "not certain", and the caller decodes and
+# routes in Python.
+
+cdef enum:
+    _WIRE_DEPTH = 80            # past DynamoDB's 32 levels (two JSON levels each),
+                                # far inside msgspec's recursion limit (~1000)
+    _WIRE_NUMBER_CHARS = 40     # with an exponent of 2 digits at most: numbers msgspec
+                                # decodes (it refuses 1E400 or 5000 digits)
+
+
+cdef struct _Member:
+    const unsigned char *name         # the name's characters, between its quotes
+    Py_ssize_t name_len
+    bint escaped                      # the name holds a backslash escape
+    const unsigned char *value        # the value's first byte
+    const unsigned char *value_end    # past its last byte
+    bint last                         # the object's '}' follows it
+    const unsigned char *next         # past the ',' or '}' after it, and whitespace
+
+
+cdef inline const unsigned char *_ws(const unsigned char *p, const unsigned char *end) noexcept nogil:
+    # Past JSON whitespace.
+    while p < end and (p[0] == b' ' or p[0] == b'\n' or p[0] == b'\r' or p[0] == b'\t'):
+        p += 1
+    return p
+
+
+cdef int _hex4(const unsigned char *p, const unsigned char *end) noexcept nogil:
+    """The value of the 4 hex digits at ``p``, or -1."""
+    cdef int u = 0, i
+    cdef unsigned char c
+    if end - p < 4:
+        return -1
+    for i in range(4):
+        c = p[i]
+        if b'0' <= c <= b'9':
+            u = u * 16 + (c - 48)
+        elif b'a' <= c <= b'f':
+            u = u * 16 + (c - 87)     # 'a' is 97
+        elif b'A' <= c <= b'F':
+            u = u * 16 + (c - 55)     # 'A' is 65
+        else:
+            return -1
+    return u
+
+
+cdef const unsigned char *_json_escape(const unsigned char *p, const unsigned char *end) noexcept nogil:
+    """Past the escape at ``p`` (its backslash), or NULL unless msgspec reads
+    it: one of \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX, a surrogate only as a
+    high-low pair."""
+    cdef int u
+    if end - p < 2:
+        return NULL
+    cdef unsigned char c = p[1]
+    if (c == b'"' or c == b'\\' or c == b'/' or c == b'b' or c == b'f' or c == b'n' or c == b'r'
+            or c == b't'):
+        return p + 2
+    if c != b'u':
+        return NULL
+    u = _hex4(p + 2, end)
+    if u < 0 or 0xDC00 <= u <= 0xDFFF:
+        return NULL
+    if u < 0xD800 or u > 0xDBFF:
+        return p + 6
+    if end - p < 12 or p[6] != b'\\' or p[7] != b'u':
+        return NULL
+    u = _hex4(p + 8, end)
+    if not 0xDC00 <= u <= 0xDFFF:
+        return NULL
+    return p + 12
+
+
+cdef const unsigned char *_utf8_char(const unsigned char *p, const unsigned char *end) noexcept nogil:
+    """Past the multi-byte UTF-8 character at ``p``, or NULL unless it is one
+    Python's strict decoder takes (no overlong form, surrogate or code point
+    past U+10FFFF)."""
+    cdef unsigned char c = p[0], lo = 0x80, hi = 0xBF
+    cdef Py_ssize_t n, i
+    if 0xC2 <= c <= 0xDF:
+        n = 1
+    elif 0xE0 <= c <= 0xEF:
+        n = 2
+        if c == 0xE0:
+            lo = 0xA0
+        elif c == 0xED:
+            hi = 0x9F
+    elif 0xF0 <= c <= 0xF4:
+        n = 3
+        if c == 0xF0:
+            lo = 0x90
+        elif c == 0xF4:
+            hi = 0x8F
+    else:
+        return NULL
+    if end - p <= n or not lo <= p[1] <= hi:
+        return NULL
+    for i in range(2, n + 1):
+        if p[i] & 0xC0 != 0x80:
+            return NULL
+    return p + n + 1
+
+
+# The bytes a JSON string holds as they are: ASCII but the control
+# characters, '"' and '\\'.
+cdef bint _STRING_PLAIN[256]
+for _c in range(256):
+    _STRING_PLAIN[_c] = 0x20 <= _c < 0x80 and _c != 0x22 and _c != 0x5C
+del _c
+
+
+cdef const unsigned char *_json_string(const unsigned char *p, const unsigned char *end, bint *escaped) noexcept nogil:
+    """Past the JSON string at ``p`` (its opening quote), or NULL unless
+    msgspec decodes it: no raw control character, valid escapes, valid
+    UTF-8.  Sets ``escaped[0]`` when it holds an escape."""
+    cdef unsigned char c
+    p += 1
+    while p < end:
+        while _STRING_PLAIN[p[0]]:
+            p += 1
+            if p == end:
+                return NULL
+        c = p[0]
+        if c == b'"':
+            return p + 1
+        if c == b'\\':
+            escaped[0] = True
+            p = _json_escape(p, end)
+        elif c < 0x20:
+            return NULL
+        else:
+            p = _utf8_char(p, end)
+        if p == NULL:
+            return NULL
+    return NULL
+
+
+cdef inline const unsigned char *_digits(const unsigned char *p, const unsigned char *end) noexcept nogil:
+    # Past the decimal digits at p.
+    while p < end and b'0' <= p[0] <= b'9':
+        p += 1
+    return p
+
+
+cdef const unsigned char *_json_number(const unsigned char *p, const unsigned char *end) noexcept nogil:
+    """Past the JSON number at ``p``, or NULL unless it is one (no leading
+    zero, digits after '.' and 'e') msgspec certainly decodes: at most
+    _WIRE_NUMBER_CHARS characters, an exponent of at most 2 digits."""
+    cdef const unsigned char *start = p
+    cdef const unsigned char *q
+    if p < end and p[0] == b'-':
+        p += 1
+    if p < end and p[0] == b'0':
+        p += 1
+    else:
+        q = p
+        p = _digits(p, end)
+        if p == q:
+            return NULL
+    if p < end and p[0] == b'.':
+        q = p + 1
+        p = _digits(q, end)
+        if p == q:
+            return NULL
+    if p < end and (p[0] == b'e' or p[0] == b'E'):
+        p += 1
+        if p < end and (p[0] == b'+' or p[0] == b'-'):
+            p += 1
+        q = p
+        p = _digits(p, end)
+        if p == q or p - q > 2:
+            return NULL
+    if p - start > _WIRE_NUMBER_CHARS:
+        return NULL
+    return p
+
+
+cdef inline const unsigned char *_json_word(const unsigned char *p, const unsigned char *end, const char *word,
+                                            Py_ssize_t n) noexcept nogil:
+    # Past the literal ``word`` (true, false, null) at p, or NULL.
+    if end - p < n or memcmp(p, word, n) != 0:
+        return NULL
+    return p + n
+
+
+cdef const unsigned char *_json_value(const unsigned char *p, const unsigned char *end, int depth) noexcept nogil:
+    """Past the JSON value at ``p``, inside ``depth`` levels of nesting, or
+    NULL unless it is well-formed and nests at most _WIRE_DEPTH levels."""
+    cdef bint escaped = False
+    if p >= end:
+        return NULL
+    cdef unsigned char c = p[0]
+    if c == b'"':
+        return _json_string(p, end, &escaped)
+    if c == b'{':
+        return _json_object(p, end, depth + 1)
+    if c == b'[':
+        return _json_array(p, end, depth + 1)
+    if c == b't':
+        return _json_word(p, end, "true", 4)
+    if c == b'f':
+        return _json_word(p, end, "false", 5)
+    if c == b'n':
+        return _json_word(p, end, "null", 4)
+    return _json_number(p, end)
+
+
+cdef bint _json_member(const unsigned char *p, const unsigned char *end, int depth, _Member *m) noexcept nogil:
+    """Read the member at ``p`` (its name's opening quote) of an object
+    ``depth`` levels deep into ``m``: False unless it is well-formed and
+    followed by ',' or '}'."""
+    if p >= end or p[0] != b'"':
+        return False
+    m.escaped = False
+    m.name = p + 1
+    p = _json_string(p, end, &m.escaped)
+    if p == NULL:
+        return False
+    m.name_len = p - 1 - m.name
+    p = _ws(p, end)
+    if p >= end or p[0] != b':':
+        return False
+    m.value = _ws(p + 1, end)
+    m.value_end = _json_value(m.value, end, depth)
+    if m.value_end == NULL:
+        return False
+    p = _ws(m.value_end, end)
+    if p >= end or (p[0] != b',' and p[0] != b'}'):
+        return False
+    m.last = p[0] == b'}'
+    m.next = _ws(p + 1, end)
+    return True
+
+
+cdef const unsigned char *_json_object(const unsigned char *p, const unsigned char *end, int depth) noexcept nogil:
+    """Past the JSON object at ``p`` (its '{'), ``depth`` levels deep, or NULL."""
+    cdef _Member m
+    if depth > _WIRE_DEPTH:
+        return NULL
+    p = _ws(p + 1, end)
+    if p < end and p[0] == b'}':
+        return p + 1
+    while True:
+        if not _json_member(p, end, depth, &m):
+            return NULL
+        if m.last:
+            return m.next
+        p = m.next
+
+
+cdef const unsigned char *_json_array(const unsigned char *p, const unsigned char *end, int depth) noexcept nogil:
+    """Past the JSON array at ``p`` (its '['), ``depth`` levels deep, or NULL."""
+    if depth > _WIRE_DEPTH:
+        return NULL
+    p = _ws(p + 1, end)
+    if p < end and p[0] == b']':
+        return p + 1
+    while True:
+        p = _json_value(p, end, depth)
+        if p == NULL:
+            return NULL
+        p = _ws(p, end)
+        if p >= end:
+            return NULL
+        if p[0] == b']':
+            return p + 1
+        if p[0] != b',':
+            return NULL
+        p = _ws(p + 1, end)
+
+
+cdef inline bint _named(_Member *m, const char *name, Py_ssize_t n) noexcept nogil:
+    # Whether m's (unescaped) name is the n bytes at name.
+    return m.name_len == n and memcmp(m.name, name, n) == 0
+
+
+cdef struct _Request:
+    const unsigned char *table        # TableName's characters, between its quotes
+    Py_ssize_t table_len
+    const unsigned char *member       # the member object's '{'
+
+
+cdef bint _wire_request(const unsigned char *p, const unsigned char *end, const char *member, Py_ssize_t member_len,
+                        _Request *r) noexcept nogil:
+    """Whether [p, end) is one well-formed JSON object (whitespace around it)
+    whose member names have no escape, with one TableName, a string with
+    no escape, and one ``member``, an object: their places into ``r``."""
+    cdef _Member m
+    r.table = r.member = NULL
+    p = _ws(p, end)
+    if p >= end or p[0] != b'{':
+        return False
+    p = _ws(p + 1, end)
+    while True:
+        if not _json_member(p, end, 1, &m) or m.escaped:
+            return False
+        if _named(&m, "TableName", 9):
+            if (r.table != NULL or m.value[0] != b'"'
+                    or memchr(m.value, b'\\', m.value_end - m.value) != NULL):
+                return False
+            r.table = m.value + 1
+            r.table_len = m.value_end - m.value - 2
+        elif _named(&m, member, member_len):
+            if r.member != NULL or m.value[0] != b'{':
+                return False
+            r.member = m.value
+        if m.last:
+            return m.next == end and r.table != NULL and r.member != NULL
+        p = m.next
+
+
+cdef const unsigned char *_member_value(const unsigned char *p, const unsigned char *end, const char *name,
+                                        Py_ssize_t n) noexcept nogil:
+    """The value of the member ``name`` (n bytes) of the object at ``p``,
+    which _wire_request checked, or NULL unless it is there once and no
+    member name of the object has an escape (one could spell ``name``)."""
+    cdef _Member m
+    cdef const unsigned char *found = NULL
+    p = _ws(p + 1, end)
+    if p >= end or p[0] == b'}':
+        return NULL
+    while True:
+        if not _json_member(p, end, 2, &m) or m.escaped:
+            return NULL
+        if _named(&m, name, n):
+            if found != NULL:
+                return NULL
+            found = m.value
+        if m.last:
+            return found
+        p = m.next
+
+
+cdef bint _s_value(const unsigned char *p, const unsigned char *end, _Member *m) noexcept nogil:
+    """Whether the value at ``p`` (checked by _wire_request) is an object of
+    the one member "S", a string with no escape; that member into ``m``."""
+    if p[0] != b'{':
+        return False
+    p = _ws(p + 1, end)
+    if p >= end or p[0] == b'}' or not _json_member(p, end, 3, m):
+        return False
+    return (m.last and not m.escaped and _named(m, "S", 1) and m.value[0] == b'"'
+            and memchr(m.value, b'\\', m.value_end - m.value) == NULL)
+
+
+def wire_owner(bytes body not None, bytes member not None, dict tables not None, Ring ring not None):
+    """The ring node owning the hash key of a single-item request given as
+    its raw JSON ``body``: ``member`` is b"Key" (GetItem, DeleteItem,
+    UpdateItem) or b"Item" (PutItem), ``tables`` the database's tables by
+    name.  That is ``ring.owner(hash64(encode_key_value(req[member][hash_key])))``
+    of the decoded request ``req``, answered when certain: ``body`` is one
+    well-formed JSON object with no escaped member name at its top or in
+    ``member``, TableName (a string with no escape) and ``member`` (an
+    object) once each, the table's hash key of type S, and its value in
+    ``member`` once, {"S": a string with no escape}.  -1 otherwise."""
+    cdef const unsigned char *p = <const unsigned char *>PyBytes_AS_STRING(body)
+    cdef const unsigned char *end = p + PyBytes_GET_SIZE(body)
+    cdef _Request r
+    cdef _Member s
+    cdef const char *name
+    cdef Py_ssize_t n
+    if not _wire_request(p, end, PyBytes_AS_STRING(member), PyBytes_GET_SIZE(member), &r):
+        return -1
+    table = tables.get(PyUnicode_DecodeUTF8(<const char *>r.table, r.table_len, NULL))
+    if table is None or table.hash_type != "S":
+        return -1
+    try:
+        name = PyUnicode_AsUTF8AndSize(table.hash_key, &n)
+    except UnicodeEncodeError:
+        return -1    # a lone surrogate, which no JSON request's name holds
+    p = _member_value(r.member, end, name, n)
+    if p == NULL or not _s_value(p, end, &s):
+        return -1
+    return ring._owners[ring._find(xxh64(s.value + 1, s.value_end - s.value - 2))]

@@ -13,9 +13,11 @@ that worker, the *front*, decides here:
   forwarded to the owner (a forward frame, ``PeerNode.forward``) and the
   owner's encoded answer is written back as is, as soon as its answer
   frame is read (:class:`Forwarded`: no future, no further loop callback).
-  A request whose key cannot be read (a malformed request) runs here:
-  validation fails the same way on every worker, before any storage is
-  touched.
+  An item request's owner is read from the raw bytes when that is certain
+  (``kvstore._core.wire_owner``: a plain S key), its body then forwarded
+  undecoded; other requests are decoded first.  A request whose key cannot
+  be read (a malformed request) runs here: validation fails the same way
+  on every worker, before any storage is touched.
 * **metadata changes** (CreateTable, UpdateTable, DeleteTable, tags, TTL,
   ...) -- worker 0 orders them: the front forwards to worker 0, which
   applies under one lock, then sends the request and a *snapshot* of the
@@ -144,7 +146,7 @@ from functools import partial
 import msgspec
 
 from kvstore import api
-from kvstore._core import encode_key_value, hash64, json_encode, route_writes, store_routed
+from kvstore._core import encode_key_value, hash64, json_encode, route_writes, store_routed, wire_owner
 from kvstore.api.batch import plain_write_plans
 from kvstore.api.read import MAX_PAGE_BYTES, ReadRequest, _read_page
 from kvstore.api.transact import CONFLICT_MESSAGE, _reason, begin_write, cancelled
@@ -179,6 +181,9 @@ DDL_OPERATIONS = frozenset((
     "UpdateTableReplicaAutoScaling",
 ))
 ITEM_OPERATIONS = frozenset(("GetItem", "PutItem", "DeleteItem", "UpdateItem"))
+# An item operation's request member holding its key: wire_owner reads the
+# owner from the raw body there, before (and mostly instead of) decoding it.
+KEY_MEMBERS = {"GetItem": b"Key", "DeleteItem": b"Key", "UpdateItem": b"Key", "PutItem": b"Item"}
 
 DDL_TIMEOUT = 60.0
 TX_HOLD_SECONDS = 10.0   # a prepared participant aborts by itself after this
@@ -769,6 +774,13 @@ class Cluster:
                 routes[target] = op
         if op is None or not body:
             return self.local(target, body)
+        member = KEY_MEMBERS.get(op)
+        if member is not None:
+            # Another worker's item: its raw body goes there undecoded
+            # (-1: not certain from the bytes; route_item decides).
+            owner = wire_owner(body, member, self.db.tables, self.ring)
+            if owner >= 0 and owner != self.worker:
+                return DEFERRED, self.forward(owner, op, body)
         try:
             req = _decode(body)
         except Exception:
@@ -1849,7 +1861,14 @@ class Cluster:
             return RESEND, b""
         if op in DDL_OPERATIONS:
             return self.coordinate(op, raw, _decode(raw))
-        req = _decode(raw)
+        try:
+            req = _decode(raw)
+        except Exception:
+            req = None
+        if type(req) is not dict:
+            # An item request the front forwarded undecoded (wire_owner) is
+            # then answered as the front's plain handler would have.
+            return self.local(DYNAMODB_PREFIX + op.encode(), raw)
         if op == "TransactWriteItems":
             # A multi-owner transaction sent here to be coordinated (its token's worker).
             groups = self._groups(op, req)

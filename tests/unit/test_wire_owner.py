@@ -1,0 +1,320 @@
+"""``kvstore._core.wire_owner`` against the routing it stands in for.
+
+A multi-worker server's front (server/cluster.py ``Cluster.route``) reads an
+item request's owner from its raw JSON body with ``wire_owner`` and forwards
+the body undecoded.  It must answer exactly the owner that decoding the body
+and ``Cluster.route_item`` give, or -1 (the front then decodes and routes as
+before): a body the Python would run here (not JSON, no such table, no
+readable key) must give -1 too.
+
+Random bodies are written out by hand (``render``) so that members can be
+duplicated, names escaped and whitespace varied, then mutated at the byte
+level (truncated, a byte changed) for malformed ones.  A second family of
+properties checks that the common shapes -- an S key with no escape -- do
+get an answer (otherwise the speed is lost silently).
+"""
+
+import json
+import types
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from kvstore import api
+from kvstore._core import wire_owner
+from server.cluster import KEY_MEMBERS, Cluster, _decode, build_database
+
+many = settings(max_examples=400, deadline=None)
+
+WORKERS = 8
+
+
+def make_db():
+    """Worker 0 of 8 with the tables the bodies name: hash keys of types S
+    and N, a non-ASCII hash key name, a hash and range key."""
+    db = build_database(0, WORKERS)
+    for name, keys in (("ttt", [("id", "HASH", "S")]), ("num", [("n", "HASH", "N")]),
+                       ("cle", [("clé", "HASH", "S")]), ("rng", [("pk", "HASH", "S"), ("sk", "RANGE", "S")])):
+        api.dispatch(db, "CreateTable", {
+            "TableName": name, "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": a, "KeyType": k} for a, k, _ in keys],
+            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": t} for a, _, t in keys],
+        })
+    return db
+
+
+DB = make_db()
+HASH_NAMES = {"ttt": "id", "num": "n", "cle": "clé", "rng": "pk"}
+
+
+def python_owner(op, body):
+    """What Cluster.route does with ``body`` today: the owner route_item
+    forwards to, or None when it runs the request here."""
+    try:
+        req = _decode(body)
+    except Exception:
+        return None
+    if type(req) is not dict:
+        return None
+    front = types.SimpleNamespace(db=DB, ring=DB.ring, worker=-1, forward=lambda owner, op, body: owner,
+                                  run_local=lambda op, req: None)
+    return Cluster.route_item(front, op, body, req)
+
+
+def check(op, body):
+    """wire_owner's answer for ``body``, asserted -1 or the Python's owner."""
+    got = wire_owner(body, KEY_MEMBERS[op], DB.tables, DB.ring)
+    want = python_owner(op, body)
+    assert got == -1 or got == want, (body, got, want)
+    return got, want
+
+
+# -- rendering JSON by hand ------------------------------------------------------
+
+
+class Obj(list):
+    """A JSON object as a list of (name, value) pairs: names may repeat."""
+
+
+class Raw(bytes):
+    """JSON text written as is (a name or value json.dumps would not write)."""
+
+
+def escaped_name(name):
+    """``name`` with every character as a \\u escape: the same name once decoded."""
+    return Raw("".join("\\u%04x" % ord(c) for c in name).join('""').encode())
+
+
+def render(value, style):
+    """``value`` as JSON bytes; ``style`` = (ensure_ascii, item separator,
+    name separator)."""
+    ensure_ascii, comma, colon = style
+    if isinstance(value, Raw):
+        return bytes(value)
+    if isinstance(value, Obj):
+        return b"{" + comma.join(render(n, style) + colon + render(v, style) for n, v in value) + b"}"
+    if isinstance(value, list):
+        return b"[" + comma.join(render(v, style) for v in value) + b"]"
+    # Lone surrogates pass as the (invalid) UTF-8 the bytes would hold.
+    return json.dumps(value, ensure_ascii=ensure_ascii).encode("utf-8", "surrogatepass")
+
+
+spaces = st.sampled_from([b"", b" ", b"\n", b"\t \r\n"])
+styles = st.tuples(st.booleans(), st.builds(lambda a, b: a + b"," + b, spaces, spaces),
+                   st.builds(lambda a, b: a + b":" + b, spaces, spaces))
+
+# -- strategies -------------------------------------------------------------------
+
+# Key strings: any text, and the characters JSON escapes or UTF-8 cannot hold.
+key_texts = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["", '"', "\\", "a\"b\\c", "\x00", "\x1f", "\x7f", "é", "😀", "\u2028", "\ud800", "\udfff",
+                     "\ud83d\ude00", "/", "\b\f\n\r\t"]),
+    st.lists(st.sampled_from(["a", "é", "\\", '"', "\x01", "😀", "\u07ff", "\uffff", "\U0010ffff"]),
+             max_size=6).map("".join),
+)
+good_tables = st.sampled_from(["ttt", "cle", "rng"])
+table_names = st.one_of(good_tables, good_tables, good_tables, good_tables, st.sampled_from(["num", "nope", "tt"]),
+                        st.sampled_from(["ttt", "rng"]).map(escaped_name),
+                        st.sampled_from([5, None, ["ttt"], Obj()]))
+plain_names = st.sampled_from(["id", "pk", "sk", "n", "clé", "x", "Id", "id "])
+attr_names = st.one_of(plain_names, plain_names, plain_names, st.sampled_from(["id", "pk"]).map(escaped_name),
+                       st.text(max_size=3))
+scalars = st.one_of(key_texts, st.integers(), st.integers(min_value=-10 ** 50, max_value=10 ** 50),
+                    st.floats(), st.booleans(), st.none())
+json_values = st.recursive(
+    scalars,
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.lists(st.tuples(attr_names, children), max_size=3).map(Obj)),
+    max_leaves=10,
+)
+s_values = st.builds(lambda s: Obj([("S", s)]), key_texts)
+key_values = st.one_of(
+    s_values, s_values, s_values,
+    st.builds(lambda s: Obj([(escaped_name("S"), s)]), key_texts),
+    st.builds(lambda s: Obj([("N", s)]), st.sampled_from(["1", "-2.5", "x"])),
+    st.builds(lambda s: Obj([("B", s)]), st.sampled_from(["YQ==", ""])),
+    st.builds(lambda s, t: Obj([("S", s), ("S", t)]), key_texts, key_texts),
+    st.builds(lambda s, v: Obj([("S", s), ("N", v)]), key_texts, json_values),
+    st.builds(lambda v: Obj([("S", v)]), json_values),
+    json_values,
+)
+other_attributes = st.lists(st.tuples(attr_names, st.one_of(key_values, json_values)), max_size=3)
+extra_members = st.lists(st.tuples(st.sampled_from(["ReturnValues"] * 4 + ["x", "Key", "Item", "TableName"]),
+                                   json_values), max_size=2)
+ops = st.sampled_from(sorted(KEY_MEMBERS))
+
+
+@st.composite
+def bodies(draw):
+    """A request body of ``op``: TableName, the key member and extra members
+    in any order, any of them repeated or missing, in any style; the key
+    member mostly holds the table's hash key among other attributes."""
+    op = draw(ops)
+    table = draw(table_names)
+    attrs = draw(other_attributes)
+    if draw(st.sampled_from([True, True, True, True, False])):
+        name = HASH_NAMES.get(table, "id") if type(table) is str else "id"
+        attrs.insert(draw(st.integers(0, len(attrs))), (name, draw(key_values)))
+    member = KEY_MEMBERS[op].decode()
+    pairs = [("TableName", table), (member, Obj(attrs))] + draw(extra_members)
+    pairs = draw(st.permutations(pairs))
+    if draw(st.sampled_from([False] * 9 + [True])):
+        pairs = pairs[:draw(st.integers(0, len(pairs)))]
+    body = draw(spaces) + render(Obj(pairs), draw(styles)) + draw(spaces)
+    return op, body
+
+
+# The common shapes: an S key with no escape (ensure_ascii off), among
+# other attributes of every type; each must be answered.
+plain_keys = st.text(min_size=1, max_size=20).filter(lambda s: not any(c in '"\\' or c < " " for c in s))
+attribute_values = st.recursive(
+    st.one_of(st.builds(lambda s: Obj([("S", s)]), st.text(max_size=8)),
+              st.builds(lambda n: Obj([("N", str(n))]), st.integers()),
+              st.just(Obj([("BOOL", True)])), st.just(Obj([("NULL", True)]))),
+    lambda children: st.one_of(st.builds(lambda v: Obj([("L", v)]), st.lists(children, max_size=3)),
+                               st.builds(lambda m: Obj([("M", Obj(m))]),
+                                         st.lists(st.tuples(st.text(max_size=4), children), max_size=3))),
+    max_leaves=10,
+)
+
+
+@st.composite
+def plain_bodies(draw):
+    """A request of ``op`` on an S-keyed table whose key needs no escape."""
+    op = draw(ops)
+    table = draw(good_tables)
+    attrs = [(HASH_NAMES[table], Obj([("S", draw(plain_keys))]))]
+    if table == "rng":
+        attrs.append(("sk", Obj([("S", "s")])))
+    if op == "PutItem":
+        attrs += draw(st.lists(st.tuples(st.sampled_from(["a", "b", "éè", "n"]), attribute_values), max_size=3))
+    pairs = [("TableName", table), (KEY_MEMBERS[op].decode(), Obj(draw(st.permutations(attrs)))),
+             ("ReturnValues", "NONE")]
+    style = (False,) + draw(styles)[1:]
+    return op, draw(spaces) + render(Obj(draw(st.permutations(pairs))), style) + draw(spaces)
+
+
+@st.composite
+def mutated(draw):
+    """A body cut short, or with one byte changed or inserted."""
+    op, body = draw(st.one_of(bodies(), plain_bodies()))
+    at = draw(st.integers(0, len(body)))
+    kind = draw(st.sampled_from(["cut", "change", "insert"]))
+    byte = bytes([draw(st.sampled_from(b'{}[]",:\\ u0e-.\x00\x80\xc3\xed\xff'))])
+    if kind == "cut":
+        return op, body[:at]
+    if kind == "change":
+        return op, body[:at] + byte + body[at + 1:]
+    return op, body[:at] + byte + body[at:]
+
+
+PLAIN = b'{"TableName":"ttt","Key":{"id":{"S":"abc"}}}'
+
+
+# -- wire_owner answers the Python's owner or -1 ---------------------------------------
+
+
+@many
+@given(bodies())
+@example(("GetItem", PLAIN))
+@example(("PutItem", b'{"TableName":"ttt","Item":{"id":{"S":"a"},"id":{"S":"b"}}}'))
+@example(("GetItem", b'{"TableName":"ttt","TableName":"ttt","Key":{"id":{"S":"a"}}}'))
+@example(("GetItem", b'{"TableName":"ttt","Key":{"id":{"S":"a"}},"Key":{"id":{"S":"b"}}}'))
+@example(("GetItem", b'{"TableName":"ttt","Key":{"id":{"S":"a"},"i\\u0064":{"S":"b"}}}'))
+@example(("GetItem", b'{"TableName":"ttt","Key":{"id":{"S":"a","S":"b"}}}'))
+@example(("GetItem", b'{"TableName":"t\\u0074t","Key":{"id":{"S":"a"}}}'))
+@example(("GetItem", b'{"TableName":"num","Key":{"n":{"S":"a"}}}'))
+def test_bodies(case):
+    check(*case)
+
+
+@many
+@given(mutated())
+@example(("GetItem", PLAIN[:-1]))
+@example(("GetItem", PLAIN + b"x"))
+@example(("GetItem", PLAIN + PLAIN))
+@example(("GetItem", b"\xef\xbb\xbf" + PLAIN))
+@example(("GetItem", b"[" + PLAIN + b"]"))
+def test_malformed_bodies(case):
+    check(*case)
+
+
+def test_every_truncation():
+    for op, body in (("GetItem", PLAIN),
+                     ("PutItem", b' {"Item" : {"id":{"S":"\xc3\xa9\xf0\x9f\x98\x80"}, "n": [1, -2.5e+10, true, '
+                                 b'false, null, {"x": "\\u00e9\\ud83d\\ude00\\n"}]}, "TableName":"ttt"}\n')):
+        assert check(op, body)[0] >= 0
+        for n in range(len(body)):
+            check(op, body[:n])
+
+
+# String contents, raw bytes between the quotes: UTF-8 (valid or not),
+# escapes (valid or not, surrogates alone or paired), control characters.
+string_bytes = st.lists(st.one_of(
+    st.sampled_from([b"a", b"\\", b'"', b"\\u", b"d8", b"00", b"dc", b"DC", b"\\n", b"\\x", b"\\/", b"\x00", b"\x1f",
+                     b"\x7f", b"\x80", b"\xbf", b"\xc0", b"\xc2", b"\xdf", b"\xe0", b"\xa0", b"\xed", b"\x9f",
+                     b"\xef", b"\xf0", b"\x90", b"\xf4", b"\x8f", b"\xf5", b"\xff"]),
+    st.binary(max_size=3),
+), max_size=8).map(b"".join)
+
+
+@many
+@given(string_bytes, st.booleans())
+@example(b"\\ud83d\\ude00", False)
+@example(b"\\ud800", False)
+@example(b"\\udc00\\ud800", False)
+@example(b"\xed\xa0\x80", True)
+@example(b"\xf4\x90\x80\x80", True)
+@example(b"\xc0\x80", True)
+@example(b"\xe0\x80\x80", True)
+@example(b"\xf0\x80\x80\x80", True)
+def test_string_contents(raw, in_key):
+    # In the key's S (no escape: answered) or in another member (skipped).
+    if in_key:
+        body = b'{"TableName":"ttt","Key":{"id":{"S":"' + raw + b'"}}}'
+    else:
+        body = b'{"TableName":"ttt","x":"' + raw + b'","Key":{"id":{"S":"k"}}}'
+    check("GetItem", body)
+
+
+number_texts = st.one_of(
+    st.text(alphabet="0123456789-+.eE", min_size=1, max_size=8),
+    st.builds(lambda s, i, f, e: s + i + f + e, st.sampled_from(["", "-"]), st.text("0123456789", max_size=45),
+              st.sampled_from(["", ".", ".5", ".05"]), st.sampled_from(["", "e", "e1", "E+99", "e-99", "e100", "e400"])),
+)
+
+
+@many
+@given(number_texts)
+@example("1e400")
+@example("9" * 5000)
+@example("9" * 40)
+@example("-" + "9" * 39)
+@example("01")
+@example("-0")
+def test_numbers(text):
+    check("PutItem", b'{"TableName":"ttt","Item":{"id":{"S":"k"},"n":' + text.encode() + b"}}")
+
+
+def test_hash_key_names_utf8_cannot_hold():
+    tables = {"ttt": types.SimpleNamespace(hash_type="S", hash_key="\ud800")}
+    assert wire_owner(PLAIN, b"Key", tables, DB.ring) == -1
+
+
+@pytest.mark.parametrize("depth", [1, 30, 78, 79, 80, 200, 1200])
+def test_nesting(depth):
+    body = b'{"TableName":"ttt","Key":{"id":{"S":"k"}},"x":' + b"[" * depth + b"]" * depth + b"}"
+    got, _ = check("GetItem", body)
+    assert (got >= 0) == (depth <= 79)  # the top object is level 1
+
+
+# -- the common shapes are answered ----------------------------------------------------
+
+
+@many
+@given(plain_bodies())
+def test_plain_s_keys_are_answered(case):
+    got, want = check(*case)
+    assert got >= 0 and got == want
