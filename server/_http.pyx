@@ -76,7 +76,6 @@ cdef bytes _JSON_1_0 = b"application/x-amz-json-1.0"
 cdef bytes _JSON_1_1 = b"application/x-amz-json-1.1"
 cdef bytes _JSON = b"application/json"
 cdef bytes _CLOSE = b"Connection: close\r\n"
-cdef dict _NO_EXTRA = {}    # a queued answer's extra _send arguments: none (never changed)
 JSON_1_0 = _JSON_1_0
 JSON_1_1 = _JSON_1_1
 JSON = _JSON
@@ -716,7 +715,7 @@ cdef class FastPath:
         tail = protocol.tail
         if tail is not None:
             if type(tail) is Forwarded:
-                if (<Forwarded>tail).answer is None and (<Forwarded>tail).error is None:
+                if not (<Forwarded>tail).status and (<Forwarded>tail).error is None:
                     return self.handler(target, body)
             elif not tail.done():
                 return self.handler(target, body)
@@ -727,13 +726,15 @@ cdef class FastPath:
         return result
 
     cdef bint _queue(self, Forwarded answer, bytes content_type, bint keep_alive) except -1:
-        """Queue a forwarded answer as AsyncHttpProtocol._send does (this
-        reader takes HTTP/1.1 only: no Connection header unless closing);
-        False once the connection is closing."""
+        """Queue a forwarded answer where AsyncHttpProtocol._send would: the
+        Forwarded itself is the entry, holding what the answer's head needs
+        (this reader takes HTTP/1.1 only: no Connection header unless
+        closing); False once the connection is closing."""
         cdef list waiting = self.waiting
         protocol = self.protocol
-        waiting.append([DEFERRED, answer, content_type, b"" if keep_alive else _CLOSE, keep_alive,
-                        False, True, _NO_EXTRA])
+        answer.content_type = content_type
+        answer.keep_alive = keep_alive
+        waiting.append(answer)
         answer._written_by(self)
         if PyList_GET_SIZE(waiting) >= MAX_WAITING and not protocol.closing:
             self.transport.pause_reading()
@@ -747,37 +748,55 @@ cdef class FastPath:
         """Write the queued answers that are in, in order, from the head of
         the queue (AsyncHttpProtocol._on_ready's common case)."""
         cdef list waiting = self.waiting
-        cdef list entry
-        cdef bytes body
+        cdef list listed
         cdef Forwarded forwarded
+        cdef bytes body, content_type, connection
+        cdef bint close
         protocol = self.protocol
         while PyList_GET_SIZE(waiting):
-            entry = <list>waiting[0]
-            status = entry[0]
-            payload = entry[1]
-            if type(status) is int and status == DEFERRED:
-                if type(payload) is not Forwarded:
-                    if payload.done():
-                        return self._hand_over()
-                    return 0    # its own callback calls _on_ready
-                forwarded = <Forwarded>payload
-                if forwarded.answer is None:
-                    if forwarded.error is not None:
-                        return self._hand_over()
-                    return 0    # not in yet: its callback calls back
-                status, payload = forwarded.answer
+            entry = waiting[0]
+            if type(entry) is Forwarded:
+                # queued by _queue
+                forwarded = <Forwarded>entry
+                if not forwarded.status:
+                    return self._hand_over() if forwarded.error is not None else 0
+                status = forwarded.status
+                payload = forwarded.payload
+                content_type = forwarded.content_type
+                close = not forwarded.keep_alive
+                connection = _CLOSE if close else b""
+            else:
+                # queued by _send: [status, payload, content_type, connection,
+                # keep_alive, head_only, close, extra]
+                listed = <list>entry
+                status = listed[0]
+                payload = listed[1]
+                if type(status) is int and status == DEFERRED:
+                    if type(payload) is not Forwarded:
+                        if payload.done():
+                            return self._hand_over()
+                        return 0    # its own callback calls _on_ready
+                    forwarded = <Forwarded>payload
+                    if not forwarded.status:
+                        return self._hand_over() if forwarded.error is not None else 0
+                    status = forwarded.status
+                    payload = forwarded.payload
+                if listed[7] or listed[5]:
+                    return self._hand_over()
+                content_type = <bytes?>listed[2]
+                connection = <bytes?>listed[3]
+                close = not listed[4] and listed[6]
             if (type(status) is not int or type(payload) is not bytes or PyBytes_GET_SIZE(payload) > SMALL_BODY
-                    or entry[7] or entry[5] or protocol.held is not None):
+                    or protocol.held is not None):
                 return self._hand_over()
             del waiting[0]
             if protocol.closing:
                 continue
             body = <bytes>payload
-            connection = <bytes>entry[3]
-            self.write(_encode(status, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), <bytes>entry[2],
+            self.write(_encode(status, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), content_type,
                                PyBytes_AS_STRING(connection), PyBytes_GET_SIZE(connection), True))
             protocol.last_activity = self.clock()
-            if not entry[4] and entry[6]:
+            if close:
                 protocol.closing = True
                 self.transport.close()
         if not protocol.closing:
@@ -803,18 +822,27 @@ cdef class Forwarded:
     callbacks, ``await``) without the loop: called with the answer as soon
     as the answer frame is read, it runs its callbacks right there, in that
     turn, so the answer is written with no further loop callback.
-    ``(0, exception)`` is a failure (``PeerUnavailable``: a 503)."""
+    ``(0, exception)`` is a failure (``PeerUnavailable``: a 503).
 
-    cdef readonly object answer     # (status, payload) once answered
+    Queued by a connection's FastPath, it is also that queue's entry (the
+    answer's head with it): a forwarded request leaves this one object
+    behind at the front until its answer is written."""
+
+    cdef readonly int status        # the answer's, once answered (0 until then)
+    cdef readonly object payload
     cdef readonly object error      # or the exception
     cdef FastPath reader            # the connection that writes it (its first callback)
     cdef list callbacks             # any others, in the order added
+    # Queued by FastPath._queue: the answer's head.
+    cdef bytes content_type
+    cdef bint keep_alive
 
-    def __call__(self, status, payload):
-        if self.answer is not None or self.error is not None:
+    def __call__(self, int status, payload):
+        if self.status or self.error is not None:
             return
         if status:
-            self.answer = (status, payload)
+            self.status = status
+            self.payload = payload
         else:
             self.error = payload
         reader, self.reader = self.reader, None
@@ -832,21 +860,32 @@ cdef class Forwarded:
             except Exception:
                 log.exception("internal error answering a forwarded request")
 
+    @property
+    def answer(self):
+        """``(status, payload)`` once answered, else None."""
+        return (self.status, self.payload) if self.status else None
+
+    def queued(self):
+        """This answer as AsyncHttpProtocol._send queues one (FastPath._queue
+        queued it itself): for ``_on_ready``."""
+        return [DEFERRED, self, self.content_type, b"" if self.keep_alive else _CLOSE, self.keep_alive,
+                False, True, {}]
+
     def done(self):
-        return self.answer is not None or self.error is not None
+        return self.status != 0 or self.error is not None
 
     def result(self):
         if self.error is not None:
             raise self.error
-        if self.answer is None:
+        if not self.status:
             raise asyncio.InvalidStateError("not answered yet")
-        return self.answer
+        return self.status, self.payload
 
     cdef int _written_by(self, FastPath reader) except -1:
         """``reader`` queued this answer (FastPath._queue): its ``_ready``
         runs when the answer comes, as a first done callback would, with no
         list and no Python call."""
-        if self.answer is not None or self.error is not None:
+        if self.status or self.error is not None:
             reader._ready()
         elif self.reader is None and self.callbacks is None:
             self.reader = reader
@@ -855,7 +894,7 @@ cdef class Forwarded:
         return 0
 
     def add_done_callback(self, callback):
-        if self.answer is not None or self.error is not None:
+        if self.status or self.error is not None:
             callback(self)
         elif self.callbacks is None:
             self.callbacks = [callback]

@@ -2003,7 +2003,8 @@ class AsyncHttpProtocol(HttpProtocol):
         self.run = handler
         # Answers not written yet, in request order: [status, payload,
         # content_type, connection, keep_alive, head_only, close, extra],
-        # status DEFERRED (payload a future) until _on_ready resolves it.
+        # status DEFERRED (payload a future) until _on_ready resolves it; or
+        # a Forwarded the C reader queued itself (its own entry).
         # The FastPath reads this list's length (the list is never replaced).
         self.waiting = []
         self.tail = None  # the last deferred answer of this connection, until done
@@ -2060,6 +2061,9 @@ class AsyncHttpProtocol(HttpProtocol):
         waiting = self.waiting
         while waiting:
             entry = waiting[0]
+            if type(entry) is Forwarded:
+                # queued by the C reader itself: as _send would have
+                entry = waiting[0] = entry.queued()
             status = entry[0]
             if status == DEFERRED:
                 fut = entry[1]
