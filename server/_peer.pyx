@@ -85,9 +85,9 @@ def read_frames(link, data, error):
                 status = (p[start + 5] << 8) | p[start + 6]
                 payload = PyBytes_FromStringAndSize(<const char *>p + start + 7, size - 7)
                 if status:
-                    (<tuple>entry)[0](status, payload)
+                    entry(status, payload)
                 else:
-                    (<tuple>entry)[0](0, error(payload.decode(errors="replace")))
+                    entry(0, error(payload.decode(errors="replace")))
         elif size >= FORWARD_HEAD - 4 and p[start] == C_FORWARD:
             op_len = p[start + 5]
             if op_len > size - 6:

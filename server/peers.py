@@ -32,9 +32,12 @@ before the next read, and replies are batched the same way.
 Correlation and failure: each call (and forward) has an id (a counter per
 node) and a deadline.  A reply resolves its future (an answer calls its
 ``done``); a sweeper fails calls past their deadline with
-:class:`PeerTimeout` (forwards all have the node's timeout, so each link's
-are in deadline order and the sweeper stops at the first one still in
-time); a lost connection fails every call and forward waiting on it with
+:class:`PeerTimeout`.  Forwards all have the node's timeout and carry no
+deadline of their own: each sweep marks how many forwards were sent by
+then, and a forward sent before the last mark at least the timeout old
+has expired (so within one sweep interval of its deadline); each link's
+are in send order, and the sweeper stops at the first one still in
+time.  A lost connection fails every call and forward waiting on it with
 :class:`PeerUnavailable`, and the next call to that peer
 reconnects (so a restarted worker is found again).  A call to a worker that
 cannot be reached fails at once with :class:`PeerUnavailable`.  Nothing is
@@ -48,6 +51,7 @@ answered in the same turn, or an awaitable of it.
 """
 
 import asyncio
+import collections
 import errno
 import inspect
 import logging
@@ -119,7 +123,7 @@ class _Link(asyncio.Protocol):
         self.buffer = bytearray()  # frames waiting for the end of the turn
         self.flush_scheduled = False
         self.pending = {}          # call id -> (future, deadline) (outgoing links)
-        self.forwards = {}         # forward id -> (done, deadline), in send order (outgoing)
+        self.forwards = {}         # forward id -> done, in send order (outgoing)
         self.inbox = bytearray()
         self.closed = False
 
@@ -217,7 +221,7 @@ class _Link(asyncio.Protocol):
         self.pending.clear()
         forwards = list(self.forwards.values())
         self.forwards.clear()
-        for done, _deadline in forwards:
+        for done in forwards:
             done(0, error)
 
 
@@ -240,7 +244,8 @@ class PeerNode:
         self._connecting = {}     # peer -> task
         self._incoming = set()
         self._next_id = 0
-        self._next_forward = 0
+        self._forwarded = 0       # forwards sent so far (a forward's id: this, 4 bytes)
+        self._marks = collections.deque()  # (time, forwards sent by then), a mark per sweep
         self._server = None
         self._sweeper = None
 
@@ -299,14 +304,15 @@ class PeerNode:
         ``done(status, payload)`` gets its answer, or ``(0, exception)``:
         :class:`PeerUnavailable` (:class:`PeerTimeout` past the node's
         timeout) or :class:`PeerError` (the peer's handler failed)."""
-        forward_id = self._next_forward = (self._next_forward + 1) & MAX_ID
+        self._forwarded += 1
+        forward_id = self._forwarded & MAX_ID
         link = self._links.get(peer)
         if link is None or link.closed:
             link = self._connect(peer)
         # Waiting before its frame exists: whatever happens to the frame,
         # the link's failure or the sweeper answers ``done``.
         forwards = link.forwards
-        forwards[forward_id] = (done, self.loop.time() + self.timeout)
+        forwards[forward_id] = done
         try:
             link.send_forward(forward_id, op.encode(), body)
         except BaseException:
@@ -347,6 +353,7 @@ class PeerNode:
     def _sweep(self):
         self._sweeper = None
         now = self.loop.time()
+        expired = self._forwards_expired(now)
         waiting = False
         for link in list(self._links.values()):
             pending = link.pending
@@ -356,22 +363,34 @@ class PeerNode:
                     fut = pending.pop(call_id)[0]
                     if not fut.done():
                         fut.set_exception(PeerTimeout(f"worker {link.peer}: no reply in time"))
-            self._expire_forwards(link, now)
+            if expired:
+                self._expire_forwards(link, expired)
             waiting = waiting or bool(pending) or bool(link.forwards)
         if waiting:
             self._start_sweeper()
 
-    @staticmethod
-    def _expire_forwards(link, now):
-        """Fail the link's forwards past their deadline: the oldest first
-        (they all have the node's timeout), up to the first one in time."""
+    def _forwards_expired(self, now):
+        """Mark this sweep; how many of the forwards sent so far have
+        expired: those sent before the newest mark at least the timeout old."""
+        marks = self._marks
+        marks.append((now, self._forwarded))
+        cutoff = now - self.timeout
+        while len(marks) > 1 and marks[1][0] <= cutoff:
+            marks.popleft()
+        return marks[0][1] if marks[0][0] <= cutoff else 0
+
+    def _expire_forwards(self, link, expired):
+        """Fail the link's forwards among the first ``expired`` sent: the
+        oldest first, up to the first one sent later."""
         forwards = link.forwards
+        sent = self._forwarded
         while forwards:
             forward_id = next(iter(forwards))
-            done, deadline = forwards[forward_id]
-            if deadline > now:
+            # Its number among all sent (ids are that number's low 4 bytes,
+            # and far fewer than 2**32 forwards are ever outstanding).
+            if sent - ((sent - forward_id) & MAX_ID) > expired:
                 return
-            del forwards[forward_id]
+            done = forwards.pop(forward_id)
             done(0, PeerTimeout(f"worker {link.peer}: no answer in time"))
 
     # -- serving calls ---------------------------------------------------------------

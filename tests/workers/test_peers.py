@@ -337,6 +337,30 @@ def test_forward_times_out(tmp_path):
     run(main())
 
 
+def test_forward_ids_wrap_at_four_bytes_and_still_expire_in_order(tmp_path):
+    async def main():
+        a, b = await forward_nodes(tmp_path, timeout=0.2)
+        try:
+            from server.peers import MAX_ID
+
+            a._forwarded = MAX_ID - 2   # the ids go ..., 0xFFFFFFFF, 0, 1, ...
+            never = [forwarded(a, 1, "Never", b"") for _ in range(5)]
+            assert await forwarded(a, 1, "Ok", b"x") == (201, b"Ok:x")
+            assert sorted(a._links[1].forwards) == [0, 1, 2, MAX_ID - 1, MAX_ID]
+            await asyncio.sleep(0.1)
+            later = forwarded(a, 1, "Never", b"")
+            for fut in never:
+                status, error = await fut
+                assert status == 0 and type(error) is PeerTimeout
+            status, error = await later
+            assert status == 0 and type(error) is PeerTimeout
+            assert a.waiting() == 0
+        finally:
+            await close_all(a, b)
+
+    run(main())
+
+
 def test_lost_connection_fails_every_forward_and_unreachable_peer_fails(tmp_path):
     async def main():
         a, b = await forward_nodes(tmp_path)
@@ -375,7 +399,7 @@ def test_frames_split_across_reads_are_read_whole(tmp_path):
             link = _Link(a, peer=1)
             link.transport = Transport()
             answers = []
-            link.forwards[9] = (lambda status, payload: answers.append((status, payload)), 1e18)
+            link.forwards[9] = lambda status, payload: answers.append((status, payload))
             stream = (struct.pack(">IBIB", 1 + 4 + 1 + 7 + 3, 1, 4, 7) + b"GetItem" + b"abc"
                       + struct.pack(">IBIH", 1 + 4 + 2 + 5, 2, 9, 200) + b"hello"
                       + struct.pack(">I", len(msgspec.msgpack.encode(Call(3, "echo", 5))))
