@@ -780,7 +780,9 @@ class Cluster:
             # (-1: not certain from the bytes; route_item decides).
             owner = wire_owner(body, member, self.db.tables, self.ring)
             if owner >= 0 and owner != self.worker:
-                return DEFERRED, self.forward(owner, op, body)
+                answer = Forwarded()    # self.forward's, inline on the busiest path
+                self.peers.forward(owner, op, body, answer)
+                return DEFERRED, answer
         try:
             req = _decode(body)
         except Exception:

@@ -141,12 +141,6 @@ class _Link(asyncio.Protocol):
         _HEADER.pack_into(buf, start, len(buf) - start - 4)
         self._schedule_flush()
 
-    def send_forward(self, forward_id, op, body):
-        """A forward frame: ``op`` (ASCII bytes) and the raw request body."""
-        append_forward(self.buffer, forward_id, op, body)
-        if not self.flush_scheduled:
-            self._schedule_flush()
-
     def send_answer(self, forward_id, status, payload):
         """An answer frame: the status and the raw answer bytes."""
         append_answer(self.buffer, forward_id, status, payload)
@@ -314,10 +308,12 @@ class PeerNode:
         forwards = link.forwards
         forwards[forward_id] = done
         try:
-            link.send_forward(forward_id, op.encode(), body)
+            append_forward(link.buffer, forward_id, op.encode(), body)
         except BaseException:
             del forwards[forward_id]    # nothing sent: the caller has the error
             raise
+        if not link.flush_scheduled:
+            link._schedule_flush()
         if self._sweeper is None:
             self._start_sweeper()
 
