@@ -17,6 +17,11 @@ Every configuration is started first; then each round runs every workload
 against every configuration in turn, so that the ratio to one worker
 compares runs made minutes apart at most (the machine may be shared).
 
+``--same-connections`` adds, for GetItem and PutItem, one worker run with
+each N workers' connection count (with ``--per-worker``, N times as many):
+what the connection count costs by itself (more sockets, fewer requests
+per socket read), apart from forwarding.
+
 ``--minimal`` adds, for GetItem and PutItem, bench/ceiling.py's minimal
 server run as N processes on the same core (``--processes N``: each with
 its own items, no forwarding at all): what N processes on one core cost
@@ -90,6 +95,8 @@ def parse_args(argv=None):
                         "previous commit, for a before/after)")
     p.add_argument("--minimal", action="store_true",
                    help="also run the minimal server as N processes (GetItem, PutItem)")
+    p.add_argument("--same-connections", action="store_true",
+                   help="also run one worker with each N workers' connection count (GetItem, PutItem)")
     p.add_argument("--markdown", default="", help="append the table to this file (e.g. bench/RESULTS.md)")
     args = p.parse_args(argv)
     args.workers = [int(w) for w in args.workers.split(",") if w]
@@ -128,16 +135,21 @@ def main(argv=None):
                 target.start(None if args.no_pin else args.server_cpu)
                 skipped.update((op.name, ("minimal", workers)) for op in args.ops
                                if op.name not in MINIMAL_OPS)
+        configs = [(workers, target, connections(args, workers if type(workers) is int else workers[1]))
+                   for workers, target in targets.items()]
+        if args.same_connections and 1 in targets:
+            configs += [(("one", w), targets[1], connections(args, w)) for w in args.workers if w > 1]
+            skipped.update((op.name, ("one", w)) for op in args.ops for w in args.workers
+                           if op.name not in MINIMAL_OPS)
         for round_ in range(args.rounds):
             for op in args.ops:
-                for workers, target in targets.items():
+                for workers, target, conns in configs:
                     if (op.name, workers) in skipped:
                         continue
-                    conns = connections(args, workers if type(workers) is int else workers[1])
                     if round_ == 0:
                         kit.run_wrk(wrk, target, op, args, 1, conns)  # warm-up
                     r = kit.run_wrk(wrk, target, op, args, args.duration, conns)
-                    r["workers"] = workers if type(workers) is int else f"minimal {workers[1]}"
+                    r["workers"] = workers if type(workers) is int else f"{workers[0]} {workers[1]}"
                     results.setdefault((op.name, workers), []).append(r)
                     if args.json:
                         with open(args.json, "w") as f:
@@ -165,7 +177,9 @@ def main(argv=None):
         "Requests (items) per server CPU-second, summed over all worker processes and the "
         "supervisor; in parentheses: relative to one worker."
         + (" Minimal rows: bench/ceiling.py's minimal server as N processes on the same core "
-           "(no forwarding), relative to one process." if args.minimal else ""), "",
+           "(no forwarding), relative to one process." if args.minimal else "")
+        + (" \"1 worker at N workers' connections\" rows: the one-worker server with that many "
+           "connections, relative to it with its own." if args.same_connections else ""), "",
         *lines, "",
     ])
     print(text)
@@ -181,6 +195,9 @@ def table(results, args):
     rows = [(op, "", args.workers) for op in args.ops]
     if args.minimal:
         rows += [(op, ", minimal server", [("minimal", w) for w in args.workers])
+                 for op in args.ops if op.name in MINIMAL_OPS]
+    if args.same_connections:
+        rows += [(op, ", 1 worker at N workers' connections", [1 if w == 1 else ("one", w) for w in args.workers])
                  for op in args.ops if op.name in MINIMAL_OPS]
     for op, label, configs in rows:
         base = None

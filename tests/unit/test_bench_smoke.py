@@ -105,3 +105,19 @@ def test_bench_workers_table_has_minimal_rows_relative_to_one_process():
     assert "| Query (items/CPU-s) | 400 (100%) | 300 (75%) |" in lines
     # the minimal server answers GetItem and PutItem only: no Query row for it
     assert lines[-1] == "| GetItem, minimal server (req/CPU-s) | 200 (100%) | 180 (90%) |"
+
+
+def test_bench_workers_same_connections_rows_are_relative_to_one_worker():
+    workers = _load("bench_workers")
+    args = workers.parse_args(["--workers", "1,2,8", "--ops", "get,query", "--per-worker", "64", "--same-connections"])
+    assert args.same_connections
+
+    def runs(per_cpu):
+        return [{"req_per_cpu_s": per_cpu, "items_per_cpu_s": per_cpu * 10, "non_2xx": 0}]
+
+    results = {("get", 1): runs(100.0), ("get", 2): runs(70.0), ("get", 8): runs(50.0),
+               ("query", 1): runs(40.0), ("query", 2): runs(35.0), ("query", 8): runs(30.0),
+               ("get", ("one", 2)): runs(95.0), ("get", ("one", 8)): runs(80.0)}
+    lines = workers.table(results, args)
+    # one worker with 128 and 512 connections, against its own 64; no Query row
+    assert lines[-1] == "| GetItem, 1 worker at N workers' connections (req/CPU-s) | 100 (100%) | 95 (95%) | 80 (80%) |"
