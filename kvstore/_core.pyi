@@ -226,3 +226,15 @@ def wire_owner(body: bytes, member: bytes, tables: dict[str, Any], ring: Ring) -
     is well-formed JSON, TableName and ``member`` are there once with no
     escaped name, the table's hash key is of type S and its value is
     {"S": a string with no escape}; -1 otherwise."""
+
+def wire_query_owner(body: bytes, tables: dict[str, Any], ring: Ring) -> int:
+    """The ring node owning the hash key of a Query given as its raw JSON
+    ``body``: the owner of the value server/cluster.py's
+    ``_query_hash_value`` reads from the decoded request, answered with no
+    decoding when the body is well-formed JSON (as for wire_owner), the
+    table and IndexName (if any) are named by strings with no escape, there
+    is no KeyConditions, the KeyConditionExpression is ASCII with no escape
+    and of the shape "<hash key> = :v ..." (names through
+    ExpressionAttributeNames), the hash key is of type S and ":v" is
+    {"S": a string with no escape} in ExpressionAttributeValues; -1
+    otherwise."""

@@ -62,9 +62,10 @@ when misused and never a DynamoDB error.
   a cache-cold tree); the readers decode it on demand and the raw readers
   answer with it as is.
 
-* ``wire_owner``: the owner of a single-item request's hash key, read from
-  its raw JSON body with no decoding, for a multi-worker server's front
-  (server/cluster.py); -1 when not certain.
+* ``wire_owner`` / ``wire_query_owner``: the owner of a single-item
+  request's or a Query's hash key, read from its raw JSON body with no
+  decoding, for a multi-worker server's front (server/cluster.py); -1 when
+  not certain.
 
 Stored items are taken off the cyclic GC's lists (``_untrack``) and so is
 ``_Collection`` (``no_gc``): they hold no cycles, and walking them all on
@@ -1826,19 +1827,20 @@ def store_plain_item(item, str hash_name not None, str hash_type not None, range
 
 
 # ---------------------------------------------------------------------------
-# The front's routing: a single-item request's owner from its raw JSON
+# The front's routing: a single-item request's or a Query's owner from its raw JSON
 # ---------------------------------------------------------------------------
 #
 # A multi-worker server's front (server/cluster.py Cluster.route) needs only
-# the owner of a GetItem/PutItem/UpdateItem/DeleteItem's hash key to forward
-# the raw body, and decoding the whole body for it cost more than the rest
-# of the forward.  wire_owner reads that owner from the JSON bytes with no
-# Python object built but the table name.  It checks the whole body as
-# msgspec's decoder would (RFC 8259 JSON: strings with their escapes and
-# UTF-8, numbers, literals, nesting), so a body it answers for is one the
-# owner decodes to the same request.  Like the other fast functions it
-# decides nothing: -1 means "not certain", and the caller decodes and
-# routes in Python.
+# the owner of a GetItem/PutItem/UpdateItem/DeleteItem's or a Query's hash
+# key to forward the raw body, and decoding the whole body for it cost more
+# than the rest of the forward.  wire_owner and wire_query_owner read that
+# owner from the JSON bytes with no Python object built but the table (and
+# index) name.  They check the whole body as msgspec's decoder would
+# (RFC 8259 JSON: strings with their escapes and UTF-8, numbers, literals,
+# nesting), in one pass that also finds the top-level members they read,
+# so a body they answer for is one the owner decodes to the same request.
+# Like the other fast functions they decide nothing: -1 means "not
+# certain", and the caller decodes and routes in Python.
 
 cdef enum:
     _WIRE_DEPTH = 80            # past DynamoDB's 32 levels (two JSON levels each),
@@ -2112,19 +2114,37 @@ cdef inline bint _named(_Member *m, const char *name, Py_ssize_t n) noexcept nog
     return m.name_len == n and memcmp(m.name, name, n) == 0
 
 
-cdef struct _Request:
-    const unsigned char *table        # TableName's characters, between its quotes
-    Py_ssize_t table_len
-    const unsigned char *member       # the member object's '{'
+cdef inline bint _plain_string(_Member *m) noexcept nogil:
+    # Whether m's value is a string with no escape: its characters, between
+    # the quotes, are then its UTF-8 as they stand.
+    return m.value[0] == b'"' and memchr(m.value, b'\\', m.value_end - m.value) == NULL
 
 
-cdef bint _wire_request(const unsigned char *p, const unsigned char *end, const char *member, Py_ssize_t member_len,
-                        _Request *r) noexcept nogil:
+cdef struct _Wanted:
+    const char *name                  # a top-level member's name
+    Py_ssize_t name_len
+    int count                         # how many times the body holds it
+    _Member member                    # the last of them
+
+
+cdef inline void _want(_Wanted *w, const char *name, Py_ssize_t n) noexcept nogil:
+    # Look for the top-level member ``name`` (n bytes), none seen yet.
+    w.name = name
+    w.name_len = n
+    w.count = 0
+
+
+cdef inline str _string(_Member *m):
+    # m's value, a string with no escape (_plain_string), as a str.
+    return PyUnicode_DecodeUTF8(<const char *>m.value + 1, m.value_end - m.value - 2, NULL)
+
+
+cdef bint _wire_request(const unsigned char *p, const unsigned char *end, _Wanted *wanted, int n) noexcept nogil:
     """Whether [p, end) is one well-formed JSON object (whitespace around it)
-    whose member names have no escape, with one TableName, a string with
-    no escape, and one ``member``, an object: their places into ``r``."""
+    whose member names have no escape; the members ``wanted`` (n of them)
+    counted and the last of each kept, in the same pass."""
     cdef _Member m
-    r.table = r.member = NULL
+    cdef int i
     p = _ws(p, end)
     if p >= end or p[0] != b'{':
         return False
@@ -2132,40 +2152,38 @@ cdef bint _wire_request(const unsigned char *p, const unsigned char *end, const 
     while True:
         if not _json_member(p, end, 1, &m) or m.escaped:
             return False
-        if _named(&m, "TableName", 9):
-            if (r.table != NULL or m.value[0] != b'"'
-                    or memchr(m.value, b'\\', m.value_end - m.value) != NULL):
-                return False
-            r.table = m.value + 1
-            r.table_len = m.value_end - m.value - 2
-        elif _named(&m, member, member_len):
-            if r.member != NULL or m.value[0] != b'{':
-                return False
-            r.member = m.value
+        for i in range(n):
+            if _named(&m, wanted[i].name, wanted[i].name_len):
+                wanted[i].count += 1
+                wanted[i].member = m
+                break
         if m.last:
-            return m.next == end and r.table != NULL and r.member != NULL
+            return m.next == end
         p = m.next
 
 
-cdef const unsigned char *_member_value(const unsigned char *p, const unsigned char *end, const char *name,
-                                        Py_ssize_t n) noexcept nogil:
-    """The value of the member ``name`` (n bytes) of the object at ``p``,
-    which _wire_request checked, or NULL unless it is there once and no
-    member name of the object has an escape (one could spell ``name``)."""
+cdef int _find_member(const unsigned char *p, const unsigned char *end, const char *name, Py_ssize_t n,
+                      _Member *found) noexcept nogil:
+    """Look for the member ``name`` (n bytes) of the object at ``p`` (its
+    '{'), the value of a top-level member of a body _wire_request checked:
+    1 when it is there once (into ``found``), 0 when it is not there, -1
+    when not certain (there twice, or a member name of the object has an
+    escape, which could spell it)."""
     cdef _Member m
-    cdef const unsigned char *found = NULL
+    cdef int count = 0
     p = _ws(p + 1, end)
     if p >= end or p[0] == b'}':
-        return NULL
+        return 0
     while True:
         if not _json_member(p, end, 2, &m) or m.escaped:
-            return NULL
+            return -1
         if _named(&m, name, n):
-            if found != NULL:
-                return NULL
-            found = m.value
+            if count:
+                return -1
+            count = 1
+            found[0] = m
         if m.last:
-            return found
+            return count
         p = m.next
 
 
@@ -2177,8 +2195,7 @@ cdef bint _s_value(const unsigned char *p, const unsigned char *end, _Member *m)
     p = _ws(p + 1, end)
     if p >= end or p[0] == b'}' or not _json_member(p, end, 3, m):
         return False
-    return (m.last and not m.escaped and _named(m, "S", 1) and m.value[0] == b'"'
-            and memchr(m.value, b'\\', m.value_end - m.value) == NULL)
+    return m.last and not m.escaped and _named(m, "S", 1) and _plain_string(m)
 
 
 def wire_owner(bytes body not None, bytes member not None, dict tables not None, Ring ring not None):
@@ -2193,20 +2210,149 @@ def wire_owner(bytes body not None, bytes member not None, dict tables not None,
     ``member`` once, {"S": a string with no escape}.  -1 otherwise."""
     cdef const unsigned char *p = <const unsigned char *>PyBytes_AS_STRING(body)
     cdef const unsigned char *end = p + PyBytes_GET_SIZE(body)
-    cdef _Request r
-    cdef _Member s
+    cdef _Wanted want[2]           # TableName, member
+    cdef _Member key, s
     cdef const char *name
     cdef Py_ssize_t n
-    if not _wire_request(p, end, PyBytes_AS_STRING(member), PyBytes_GET_SIZE(member), &r):
+    _want(&want[0], "TableName", 9)
+    _want(&want[1], PyBytes_AS_STRING(member), PyBytes_GET_SIZE(member))
+    if (not _wire_request(p, end, want, 2) or want[0].count != 1 or not _plain_string(&want[0].member)
+            or want[1].count != 1 or want[1].member.value[0] != b'{'):
         return -1
-    table = tables.get(PyUnicode_DecodeUTF8(<const char *>r.table, r.table_len, NULL))
+    table = tables.get(_string(&want[0].member))
     if table is None or table.hash_type != "S":
         return -1
     try:
         name = PyUnicode_AsUTF8AndSize(table.hash_key, &n)
     except UnicodeEncodeError:
         return -1    # a lone surrogate, which no JSON request's name holds
-    p = _member_value(r.member, end, name, n)
-    if p == NULL or not _s_value(p, end, &s):
+    if _find_member(want[1].member.value, end, name, n, &key) != 1 or not _s_value(key.value, end, &s):
+        return -1
+    return ring._owners[ring._find(xxh64(s.value + 1, s.value_end - s.value - 2))]
+
+
+# A Query's owner is its key condition's hash key value's, found the way
+# Cluster._query_hash_value's fast shape finds it: the words of
+# KeyConditionExpression split at whitespace, the first "<name> = :<v>"
+# whose name is the hash key (through ExpressionAttributeNames) giving
+# ExpressionAttributeValues[":<v>"].
+
+cdef enum:
+    # The members of a Query wire_query_owner reads: their places in its _Wanted.
+    _Q_TABLE_NAME, _Q_INDEX_NAME, _Q_CONDITIONS, _Q_EXPRESSION, _Q_NAMES, _Q_VALUES, _Q_MEMBERS
+
+
+cdef int _is_hash_key(const unsigned char *word, Py_ssize_t n, const unsigned char *names, const unsigned char *end,
+                      const char *hash_key, Py_ssize_t hash_len) noexcept nogil:
+    """Whether the expression's ``word`` (n ASCII bytes) names the hash key:
+    ``names.get(word, word) == hash_key`` with ``names`` the
+    ExpressionAttributeNames object at ``names`` (NULL: none).  -1 when not
+    certain: ``word`` is there twice, or maybe as an escaped name, or with
+    a value not a string with no escape; or a "#name" is not there (an
+    invalid request)."""
+    cdef _Member m
+    cdef int found = 0
+    if names != NULL:
+        found = _find_member(names, end, <const char *>word, n, &m)
+        if found < 0 or (found and not _plain_string(&m)):
+            return -1
+    if found:
+        word = m.value + 1
+        n = m.value_end - m.value - 2
+    elif word[0] == b'#':
+        return -1
+    return n == hash_len and memcmp(word, hash_key, n) == 0
+
+
+cdef const unsigned char *_hash_placeholder(const unsigned char *p, const unsigned char *text_end,
+                                            const unsigned char *names, const unsigned char *end,
+                                            const char *hash_key, Py_ssize_t hash_len,
+                                            Py_ssize_t *length) noexcept nogil:
+    """The placeholder of the first "<hash key> = :<v>" words of the
+    expression [p, text_end) (a JSON string's characters, no escape): its
+    first character, its length into ``length[0]``.  NULL when there is
+    none (the Python's parser would decide) or when not certain: a
+    non-ASCII character (str.split() splits at some), or see _is_hash_key.
+    A JSON string holds no raw control character, so with ASCII alone the
+    only whitespace str.split() sees is the space."""
+    cdef const unsigned char *before = NULL    # the two words before ``word``
+    cdef const unsigned char *last = NULL
+    cdef const unsigned char *word
+    cdef Py_ssize_t before_len = 0, last_len = 0
+    cdef int named
+    while True:
+        while p < text_end and p[0] == b' ':
+            p += 1
+        if p == text_end:
+            return NULL
+        word = p
+        while p < text_end and p[0] != b' ':
+            if p[0] >= 0x80:
+                return NULL
+            p += 1
+        if before != NULL and last_len == 1 and last[0] == b'=' and word[0] == b':':
+            named = _is_hash_key(before, before_len, names, end, hash_key, hash_len)
+            if named < 0:
+                return NULL
+            if named:
+                length[0] = p - word
+                return word
+        before, before_len = last, last_len
+        last, last_len = word, p - word
+
+
+def wire_query_owner(bytes body not None, dict tables not None, Ring ring not None):
+    """The ring node owning a Query's hash key, given its raw JSON ``body``
+    and the database's ``tables`` by name: the owner
+    ``ring.owner(hash64(encode_key_value(value)))`` of the value that
+    server/cluster.py's ``_query_hash_value`` reads from the decoded
+    request, answered when certain: ``body`` is a JSON object as
+    wire_owner takes it, with TableName (naming a table) and IndexName
+    (absent, or naming one of its indexes) strings with no escape, no
+    KeyConditions, a KeyConditionExpression of ASCII with no escape in
+    the usual shape "<hash key> = :<v> ...", ExpressionAttributeNames
+    absent or an object, ExpressionAttributeValues an object holding
+    ":<v>" once, {"S": a string with no escape}, and the hash key (the
+    table's, or the index's) of type S.  -1 otherwise."""
+    cdef const unsigned char *p = <const unsigned char *>PyBytes_AS_STRING(body)
+    cdef const unsigned char *end = p + PyBytes_GET_SIZE(body)
+    cdef const unsigned char *names = NULL
+    cdef _Wanted want[_Q_MEMBERS]
+    cdef const unsigned char *placeholder
+    cdef _Member value, s
+    cdef const char *name
+    cdef Py_ssize_t n, placeholder_len
+    _want(&want[_Q_TABLE_NAME], "TableName", 9)
+    _want(&want[_Q_INDEX_NAME], "IndexName", 9)
+    _want(&want[_Q_CONDITIONS], "KeyConditions", 13)
+    _want(&want[_Q_EXPRESSION], "KeyConditionExpression", 22)
+    _want(&want[_Q_NAMES], "ExpressionAttributeNames", 24)
+    _want(&want[_Q_VALUES], "ExpressionAttributeValues", 25)
+    if (not _wire_request(p, end, want, _Q_MEMBERS) or want[_Q_CONDITIONS].count
+            or want[_Q_TABLE_NAME].count != 1 or not _plain_string(&want[_Q_TABLE_NAME].member)
+            or want[_Q_INDEX_NAME].count > 1 or want[_Q_NAMES].count > 1
+            or want[_Q_EXPRESSION].count != 1 or not _plain_string(&want[_Q_EXPRESSION].member)
+            or want[_Q_VALUES].count != 1 or want[_Q_VALUES].member.value[0] != b'{'):
+        return -1
+    schema = tables.get(_string(&want[_Q_TABLE_NAME].member))
+    if schema is not None and want[_Q_INDEX_NAME].count:
+        if not _plain_string(&want[_Q_INDEX_NAME].member):
+            return -1
+        schema = schema.find_index(_string(&want[_Q_INDEX_NAME].member))
+    if schema is None or schema.hash_type != "S":
+        return -1
+    if want[_Q_NAMES].count:
+        names = want[_Q_NAMES].member.value
+        if names[0] != b'{':
+            return -1
+    try:
+        name = PyUnicode_AsUTF8AndSize(schema.hash_key, &n)
+    except UnicodeEncodeError:
+        return -1    # a lone surrogate, which no JSON request's name holds
+    placeholder = _hash_placeholder(want[_Q_EXPRESSION].member.value + 1, want[_Q_EXPRESSION].member.value_end - 1,
+                                    names, end, name, n, &placeholder_len)
+    if (placeholder == NULL
+            or _find_member(want[_Q_VALUES].member.value, end, <const char *>placeholder, placeholder_len, &value) != 1
+            or not _s_value(value.value, end, &s)):
         return -1
     return ring._owners[ring._find(xxh64(s.value + 1, s.value_end - s.value - 2))]

@@ -13,11 +13,13 @@ that worker, the *front*, decides here:
   forwarded to the owner (a forward frame, ``PeerNode.forward``) and the
   owner's encoded answer is written back as is, as soon as its answer
   frame is read (:class:`Forwarded`: no future, no further loop callback).
-  An item request's owner is read from the raw bytes when that is certain
-  (``kvstore._core.wire_owner``: a plain S key), its body then forwarded
-  undecoded; other requests are decoded first.  A request whose key cannot
-  be read (a malformed request) runs here: validation fails the same way
-  on every worker, before any storage is touched.
+  An item request's or a Query's owner is read from the raw bytes when
+  that is certain (``kvstore._core.wire_owner``: a plain S key;
+  ``wire_query_owner``: a key condition "<hash key> = :v ..." with a plain
+  S value), its body then forwarded undecoded; other requests are decoded
+  first.  A request whose key cannot be read (a malformed request) runs
+  here: validation fails the same way on every worker, before any storage
+  is touched.
 * **metadata changes** (CreateTable, UpdateTable, DeleteTable, tags, TTL,
   ...) -- worker 0 orders them: the front forwards to worker 0, which
   applies under one lock, then sends the request and a *snapshot* of the
@@ -146,7 +148,15 @@ from functools import partial
 import msgspec
 
 from kvstore import api
-from kvstore._core import encode_key_value, hash64, json_encode, route_writes, store_routed, wire_owner
+from kvstore._core import (
+    encode_key_value,
+    hash64,
+    json_encode,
+    route_writes,
+    store_routed,
+    wire_owner,
+    wire_query_owner,
+)
 from kvstore.api.batch import plain_write_plans
 from kvstore.api.read import MAX_PAGE_BYTES, ReadRequest, _read_page
 from kvstore.api.transact import CONFLICT_MESSAGE, _reason, begin_write, cancelled
@@ -774,15 +784,20 @@ class Cluster:
                 routes[target] = op
         if op is None or not body:
             return self.local(target, body)
+        # Another worker's item request or Query: its raw body goes there
+        # undecoded (-1: not certain from the bytes; route_item or
+        # route_query decides).
         member = KEY_MEMBERS.get(op)
         if member is not None:
-            # Another worker's item: its raw body goes there undecoded
-            # (-1: not certain from the bytes; route_item decides).
             owner = wire_owner(body, member, self.db.tables, self.ring)
-            if owner >= 0 and owner != self.worker:
-                answer = Forwarded()    # self.forward's, inline on the busiest path
-                self.peers.forward(owner, op, body, answer)
-                return DEFERRED, answer
+        elif op == "Query":
+            owner = wire_query_owner(body, self.db.tables, self.ring)
+        else:
+            owner = -1
+        if owner >= 0 and owner != self.worker:
+            answer = Forwarded()    # self.forward's, inline on the busiest path
+            self.peers.forward(owner, op, body, answer)
+            return DEFERRED, answer
         try:
             req = _decode(body)
         except Exception:
@@ -1868,8 +1883,9 @@ class Cluster:
         except Exception:
             req = None
         if type(req) is not dict:
-            # An item request the front forwarded undecoded (wire_owner) is
-            # then answered as the front's plain handler would have.
+            # A request the front forwarded undecoded (wire_owner,
+            # wire_query_owner) is then answered as the front's plain
+            # handler would have.
             return self.local(DYNAMODB_PREFIX + op.encode(), raw)
         if op == "TransactWriteItems":
             # A multi-owner transaction sent here to be coordinated (its token's worker).

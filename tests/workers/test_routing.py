@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 import server.cluster as cluster_module
+from kvstore.schema import Index
 from server.cluster import DEFERRED, Cluster, build_database, outcome
 
 from worker_procs import keys_on, owner
@@ -552,6 +553,82 @@ def test_item_requests_are_forwarded_from_their_raw_bytes(tmp_path):
                 await asyncio.wait([answer])
                 assert outcome(answer) == front.local(b"DynamoDB_20120810.GetItem", bad)
                 assert outcome(answer)[0] == 400
+        finally:
+            for node in nodes:
+                await node.close()
+
+    run(main())
+
+
+def install_index_hooks(monkeypatch, nodes):
+    """server/worker.py's install_index_hook for in-process workers: a GSI's
+    entries on other workers go through the Cluster whose partitions
+    ``partitions`` are (the hook is one per process, Index's)."""
+
+    def remote_partitions(index, partitions):
+        worker = nodes[0].ring.partition_owner(next(iter(partitions)))
+        return nodes[worker].index_partitions(index, partitions)
+
+    monkeypatch.setattr(Index, "remote_partitions", remote_partitions)
+
+
+def test_queries_are_forwarded_from_their_raw_bytes(tmp_path, monkeypatch):
+    # A Query of the usual shape ("<hash key> = :v ...", a plain S value) is
+    # routed by wire_query_owner (no decoding, no route_query at the front),
+    # on the table or on a GSI, whose entries live by the index's key;
+    # other shapes by route_query, as before.  Every one answers the same.
+    async def main():
+        nodes = await start(tmp_path)
+        install_index_hooks(monkeypatch, nodes)
+        try:
+            status, _ = await call(nodes[1], "CreateTable", {
+                "TableName": "tab", "BillingMode": "PAY_PER_REQUEST",
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in ("id", "sk", "g")],
+                "GlobalSecondaryIndexes": [{"IndexName": "by_g", "Projection": {"ProjectionType": "ALL"},
+                                            "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}],
+            })
+            assert status == 200
+            front = nodes[0]
+            routed = []
+            route = front.routers["Query"]
+            front.routers["Query"] = lambda op, body, req: routed.append(op) or route(op, body, req)
+            keys = [key for worker in range(3) for key in keys_on(3, worker, 2)]
+            groups = [g for worker in range(3) for g in keys_on(3, worker, 1, prefix="G")]
+            items = {}
+            for i, key in enumerate(keys):
+                items[key] = [{"id": {"S": key}, "sk": {"S": sk}, "g": {"S": groups[i % 3]}} for sk in ("a", "b")]
+                for item in items[key]:
+                    assert await call(front, "PutItem", {"TableName": "tab", "Item": item}) == (200, {})
+
+            async def query(text, values, wire, **extra):
+                status, body = await call(front, "Query", {"TableName": "tab", "KeyConditionExpression": text,
+                                                           "ExpressionAttributeValues": values, **extra})
+                assert routed == ([] if wire else ["Query"]), (text, values, extra)
+                routed.clear()
+                assert status == 200, body
+                return body["Items"]
+
+            for key in keys:
+                remote = owner(3, key) != 0
+                v = {":v": {"S": key}, ":s": {"S": "a"}}
+                assert await query("id = :v", {":v": {"S": key}}, remote) == items[key]
+                assert await query("sk > :s AND id = :v", v, remote) == items[key][1:]
+                assert await query("#i  =  :v and #s = :s", v, remote,
+                                   ExpressionAttributeNames={"#i": "id", "#s": "sk"}) == items[key][:1]
+                assert await query("id =\n:v", {":v": {"S": key}}, False) == items[key]  # an escape: decoded
+            for i, g in enumerate(groups):
+                want = sorted((item for key in keys[i::3] for item in items[key]), key=lambda it: it["id"]["S"])
+                got = await query("g = :g", {":g": {"S": g}}, owner(3, g) != 0, IndexName="by_g")
+                assert sorted(got, key=lambda it: it["id"]["S"]) == want
+            assert await query("id = :v", {":v": {"S": "none"}}, owner(3, "none") != 0) == []
+
+            # An invalid Query for another worker's key: the owner's DynamoDB error.
+            other = keys_on(3, 2, 1)[0]
+            values = {":v": {"S": other}, ":x": {"S": "y"}}
+            status, body = await call(front, "Query", {"TableName": "tab", "KeyConditionExpression": "id = :v",
+                                                       "ExpressionAttributeValues": values})
+            assert status == 400 and body["__type"].endswith("ValidationException") and routed == []
         finally:
             for node in nodes:
                 await node.close()
