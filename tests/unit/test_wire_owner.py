@@ -66,9 +66,10 @@ HASH_NAMES = {"ttt": "id", "num": "n", "cle": "clé", "rng": "pk", "idx": "pk"}
 INDEX_HASH_NAMES = {"by_g": "g", "by_n": "n", "by_l": "pk"}
 
 
-def python_owner(op, body):
-    """What Cluster.route does with ``body`` today: the owner route_item
-    forwards to, or None when it runs the request here."""
+def python_route(route, op, body):
+    """What Cluster.route does with ``body`` today through ``route``
+    (Cluster.route_item or route_query): the owner it forwards to, or None
+    when it runs the request here."""
     try:
         req = _decode(body)
     except Exception:
@@ -77,7 +78,12 @@ def python_owner(op, body):
         return None
     front = types.SimpleNamespace(db=DB, ring=DB.ring, worker=-1, forward=lambda owner, op, body: owner,
                                   run_local=lambda op, req: None)
-    return Cluster.route_item(front, op, body, req)
+    front._query_hash_value = lambda req: Cluster._query_hash_value(front, req)
+    return route(front, op, body, req)
+
+
+def python_owner(op, body):
+    return python_route(Cluster.route_item, op, body)
 
 
 def check(op, body):
@@ -342,18 +348,7 @@ def test_plain_s_keys_are_answered(case):
 
 
 def python_query_owner(body):
-    """What Cluster.route does with a Query's ``body`` today: the owner
-    route_query forwards to, or None when it runs the request here."""
-    try:
-        req = _decode(body)
-    except Exception:
-        return None
-    if type(req) is not dict:
-        return None
-    front = types.SimpleNamespace(db=DB, ring=DB.ring, worker=-1, forward=lambda owner, op, body: owner,
-                                  run_local=lambda op, req: None)
-    front._query_hash_value = lambda req: Cluster._query_hash_value(front, req)
-    return Cluster.route_query(front, "Query", body, req)
+    return python_route(Cluster.route_query, "Query", body)
 
 
 def check_query(body):
