@@ -354,8 +354,8 @@ class PeerNode:
         for link in list(self._links.values()):
             pending = link.pending
             if pending:
-                expired = [call_id for call_id, (_fut, deadline) in pending.items() if deadline <= now]
-                for call_id in expired:
+                late = [call_id for call_id, (_fut, deadline) in pending.items() if deadline <= now]
+                for call_id in late:
                     fut = pending.pop(call_id)[0]
                     if not fut.done():
                         fut.set_exception(PeerTimeout(f"worker {link.peer}: no reply in time"))

@@ -361,6 +361,23 @@ def test_forward_ids_wrap_at_four_bytes_and_still_expire_in_order(tmp_path):
     run(main())
 
 
+def test_calls_and_forwards_waiting_on_one_link_both_time_out(tmp_path):
+    async def main():
+        a, b = await forward_nodes(tmp_path, timeout=0.2)
+        try:
+            call = a.call(1, "never", None)
+            forward = forwarded(a, 1, "Never", b"")
+            with pytest.raises(PeerTimeout):
+                await call
+            status, error = await forward
+            assert status == 0 and type(error) is PeerTimeout
+            assert a.waiting() == 0
+        finally:
+            await close_all(a, b)
+
+    run(main())
+
+
 def test_lost_connection_fails_every_forward_and_unreachable_peer_fails(tmp_path):
     async def main():
         a, b = await forward_nodes(tmp_path)
