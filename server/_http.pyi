@@ -49,7 +49,8 @@ class FastPath:
 class Forwarded:
     """A forwarded request's ``(status, payload)`` to come, future-like."""
 
-    answer: tuple[int, bytes] | None
+    status: int
+    payload: Any
     error: BaseException | None
     def __call__(self, status: int, payload: Any) -> None: ...
     def done(self) -> bool: ...

@@ -567,8 +567,8 @@ cdef class FastPath:
     here as ``_send`` would queue it, with this object as its callback:
     ``_ready`` then writes the answers at the head of the queue that are
     in, as ``AsyncHttpProtocol._on_ready`` does, and hands the queue to
-    that method at the first answer it does not write itself (another
-    kind of future, a failure, HEAD, a large body).
+    that method at the first answer it does not write itself (a deferred
+    one queued by ``_send``, a failure, HEAD, a large body).
     """
 
     cdef object protocol
@@ -772,15 +772,8 @@ cdef class FastPath:
                 status = listed[0]
                 payload = listed[1]
                 if type(status) is int and status == DEFERRED:
-                    if type(payload) is not Forwarded:
-                        if payload.done():
-                            return self._hand_over()
-                        return 0    # its own callback calls _on_ready
-                    forwarded = <Forwarded>payload
-                    if not forwarded.status:
-                        return self._hand_over() if forwarded.error is not None else 0
-                    status = forwarded.status
-                    payload = forwarded.payload
+                    # its own callback is _on_ready's: that writes it
+                    return self._hand_over() if payload.done() else 0
                 if listed[7] or listed[5]:
                     return self._hand_over()
                 content_type = <bytes?>listed[2]
@@ -859,11 +852,6 @@ cdef class Forwarded:
                 callback(self)
             except Exception:
                 log.exception("internal error answering a forwarded request")
-
-    @property
-    def answer(self):
-        """``(status, payload)`` once answered, else None."""
-        return (self.status, self.payload) if self.status else None
 
     def queued(self):
         """This answer as AsyncHttpProtocol._send queues one (FastPath._queue

@@ -2085,13 +2085,9 @@ class AsyncHttpProtocol(HttpProtocol):
             status = entry[0]
             if status == DEFERRED:
                 fut = entry[1]
-                answer = fut.answer if type(fut) is Forwarded else None
-                if answer is not None:
-                    status, body = answer   # the common case, without outcome()'s calls
-                elif not fut.done():
+                if not fut.done():
                     break
-                else:
-                    status, body = outcome(fut)
+                status, body = outcome(fut)
             else:
                 body = entry[1]
             del waiting[0]
