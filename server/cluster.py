@@ -795,9 +795,7 @@ class Cluster:
         else:
             owner = -1
         if owner >= 0 and owner != self.worker:
-            answer = Forwarded()    # self.forward's, inline on the busiest path
-            self.peers.forward(owner, op, body, answer)
-            return DEFERRED, answer
+            return DEFERRED, self.forward(owner, op, body)
         try:
             req = _decode(body)
         except Exception:
