@@ -182,14 +182,18 @@ cdef uint64_t xxh64(const unsigned char *p, Py_ssize_t n) noexcept nogil:
     return h
 
 
+cdef inline uint64_t _hash(bytes data) noexcept:
+    return xxh64(<const unsigned char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+
+
 def hash64(bytes data not None):
     """Stable unsigned 64-bit hash of ``data`` (xxHash64, seed 0)."""
-    return xxh64(<const unsigned char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+    return _hash(data)
 
 
 def token_of(bytes pk_bytes not None):
     """The ring token of a partition key's encoded bytes: ``hash64(pk_bytes)``."""
-    return xxh64(<const unsigned char *>PyBytes_AS_STRING(pk_bytes), PyBytes_GET_SIZE(pk_bytes))
+    return _hash(pk_bytes)
 
 
 # ---------------------------------------------------------------------------
@@ -886,6 +890,9 @@ cdef class Ring:
 
     def owner(self, uint64_t token):
         """Node owning ``token``."""
+        return self._owner(token)
+
+    cdef inline int64_t _owner(self, uint64_t token) noexcept:
         return self._owners[self._find(token)]
 
     def partition_owner(self, Py_ssize_t index):
@@ -1491,7 +1498,7 @@ cdef tuple _locate_wire(key, str hash_name, str hash_type, range_name, range_typ
             return None
         sk = _wire_key_bytes(rav, range_type)
     cdef bytes hk = _wire_key_bytes(hav, hash_type)
-    cdef uint64_t token = xxh64(<const unsigned char *>PyBytes_AS_STRING(hk), PyBytes_GET_SIZE(hk))
+    cdef uint64_t token = _hash(hk)
     part = partitions[ring._find(token)]
     if type(part) is not Partition:
         return None
@@ -1630,20 +1637,30 @@ def locate_writes(list writes not None, Ring ring not None, partitions):
     cdef set seen = set()
     cdef bytes hk, sk
     cdef uint64_t token
+    cdef tuple key
     for write in writes:
-        hk = encode_key_value((<tuple>write)[0])
-        rav = (<tuple>write)[1]
-        sk = b"" if rav is None else encode_key_value(rav)
-        token = xxh64(<const unsigned char *>PyBytes_AS_STRING(hk), PyBytes_GET_SIZE(hk))
+        key = _write_key(<tuple>write, seen)
+        if key is None:
+            return None
+        hk, sk = key
+        token = _hash(hk)
         part = partitions[ring._find(token)]
         if type(part) is not Partition:
             return None
-        ident = (hk, sk)
-        if ident in seen:
-            return None
-        seen.add(ident)
         out.append((part, token, hk, sk))
     return out
+
+
+cdef tuple _write_key(tuple write, set seen):
+    """``(hk, sk)`` of a plain write (plain_writes' form), added to ``seen``;
+    None when ``seen`` has it already: an item named twice."""
+    hk = encode_key_value(write[0])
+    rav = write[1]
+    cdef tuple key = (hk, b"" if rav is None else encode_key_value(rav))
+    if key in seen:
+        return None
+    seen.add(key)
+    return key
 
 
 cdef void _store_plain(Partition part, token, bytes hk, bytes sk, dict item, Py_ssize_t size):
@@ -1698,18 +1715,16 @@ def route_writes(table, list requests not None, list writes not None, dict group
     cdef uint64_t token
     cdef dict by_table
     cdef list found
+    cdef tuple key
     cdef Py_ssize_t i
     for i in range(len(writes)):
         write = <tuple>writes[i]
-        hk = encode_key_value(write[0])
-        rav = write[1]
-        sk = b"" if rav is None else encode_key_value(rav)
-        ident = (hk, sk)
-        if ident in seen:
+        key = _write_key(write, seen)
+        if key is None:
             return None
-        seen.add(ident)
-        token = xxh64(<const unsigned char *>PyBytes_AS_STRING(hk), PyBytes_GET_SIZE(hk))
-        owner = ring._owners[ring._find(token)]
+        hk, sk = key
+        token = _hash(hk)
+        owner = ring._owner(token)
         by_table = groups.get(owner)
         if by_table is None:
             by_table = groups[owner] = {}
@@ -1758,7 +1773,7 @@ def store_routed(list tables not None):
         for i in range(1, n, 4):
             _check_routed(<list>writes, i)
             hk = (<list>writes)[i]
-            token = xxh64(<const unsigned char *>PyBytes_AS_STRING(hk), PyBytes_GET_SIZE(hk))
+            token = _hash(hk)
             part = partitions[(<Ring?>ring)._find(token)]
             if type(part) is not Partition:
                 return None
@@ -1818,7 +1833,7 @@ def store_plain_item(item, str hash_name not None, str hash_type not None, range
     cdef bytes hk = encode_key_value(hav)
     if range_name is not None:
         sk = encode_key_value(rav)
-    cdef uint64_t token = xxh64(<const unsigned char *>PyBytes_AS_STRING(hk), PyBytes_GET_SIZE(hk))
+    cdef uint64_t token = _hash(hk)
     part = partitions[ring._find(token)]
     if type(part) is not Partition:
         return None
@@ -2228,7 +2243,7 @@ def wire_owner(bytes body not None, bytes member not None, dict tables not None,
         return -1    # a lone surrogate, which no JSON request's name holds
     if _find_member(want[1].member.value, end, name, n, &key) != 1 or not _s_value(key.value, end, &s):
         return -1
-    return ring._owners[ring._find(xxh64(s.value + 1, s.value_end - s.value - 2))]
+    return ring._owner(xxh64(s.value + 1, s.value_end - s.value - 2))
 
 
 # A Query's owner is its key condition's hash key value's, found the way
@@ -2355,4 +2370,4 @@ def wire_query_owner(bytes body not None, dict tables not None, Ring ring not No
             or _find_member(want[_Q_VALUES].member.value, end, <const char *>placeholder, placeholder_len, &value) != 1
             or not _s_value(value.value, end, &s)):
         return -1
-    return ring._owners[ring._find(xxh64(s.value + 1, s.value_end - s.value - 2))]
+    return ring._owner(xxh64(s.value + 1, s.value_end - s.value - 2))
