@@ -169,6 +169,7 @@ from kvstore.values import item_size
 from kvstore.wal import table_meta
 
 from ._http import FastPath, Forwarded, encode_response
+from ._peer import forward as _forward_to
 from .app import make_handler
 from .http import _CLOSE, _KEEP_ALIVE, _SMALL_BODY, INTERNAL_ERROR_BODY, HttpProtocol
 from .peers import PeerNode, PeerUnavailable
@@ -876,7 +877,8 @@ class Cluster:
     def forward(self, owner, op, body):
         """Send the request to ``owner``: a :class:`Forwarded` of its answer."""
         answer = Forwarded()
-        self.peers.forward(owner, op, body, answer)
+        # PeerNode.forward itself, in C: a Python frame fewer per request.
+        _forward_to(self.peers, owner, op, body, answer)
         return answer
 
     def route_item(self, op, body, req):

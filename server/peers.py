@@ -21,7 +21,9 @@ Frames: a 4-byte big-endian length, then one of two kinds.
   Status 0 means the owner's handler failed (the bytes describe how).  The
   caller passes a plain callable, ``done(status, payload)``, called as soon
   as the answer is read (in that turn), or with ``(0, exception)`` on
-  failure.  Both are read and written in C (server/_peer.pyx).
+  failure.  Both are read and written in C (server/_peer.pyx), and so is
+  the rest of a forward's path: ``PeerNode.forward`` and the per-frame part
+  of a link (reading, answering, flushing; ``_peer.LinkBase``).
 
 Batching: frames to one peer are appended to that link's buffer and written
 by one ``transport.write`` at the end of the event-loop turn
@@ -60,7 +62,8 @@ import struct
 
 import msgspec
 
-from ._peer import MAX_FRAME, append_answer, append_forward, read_frames
+from . import _peer
+from ._peer import MAX_FRAME, MAX_ID, LinkBase
 
 __all__ = [
     "Call", "Reply", "PeerNode", "PeerError", "PeerUnavailable", "PeerTimeout",
@@ -72,7 +75,6 @@ log = logging.getLogger("server.peers")
 DEFAULT_TIMEOUT = 10.0
 SWEEP_INTERVAL = 0.1
 _HEADER = struct.Struct(">I")
-MAX_ID = 0xFFFFFFFF  # forward ids are 4 bytes
 
 
 class Call(msgspec.Struct, tag=1, array_like=True):
@@ -113,19 +115,17 @@ _encoder = msgspec.msgpack.Encoder()
 _decode = msgspec.msgpack.Decoder(Frame).decode
 
 
-class _Link(asyncio.Protocol):
-    """One Unix-socket connection, either direction: frames in, frames out."""
+class _Link(LinkBase, asyncio.Protocol):
+    """One Unix-socket connection, either direction: frames in, frames out.
 
-    def __init__(self, node, peer=None):
-        self.node = node
-        self.peer = peer          # the worker we called (outgoing links only)
-        self.transport = None
-        self.buffer = bytearray()  # frames waiting for the end of the turn
-        self.flush_scheduled = False
-        self.pending = {}          # call id -> (future, deadline) (outgoing links)
-        self.forwards = {}         # forward id -> done, in send order (outgoing)
-        self.inbox = bytearray()
-        self.closed = False
+    ``_Link(node, peer=None)``: ``peer`` is the worker we called (outgoing
+    links only).  Its state (node, peer, transport, buffer, flush_scheduled,
+    pending, forwards, inbox, closed) and its per-frame methods
+    (``data_received``, ``send_answer``, ``_schedule_flush``, ``flush``) are
+    in C: ``_peer.LinkBase``; the rarer rest is here."""
+
+    # What a status-0 answer reaches its ``done`` as (``data_received``).
+    answer_error = PeerError
 
     # -- out -----------------------------------------------------------------
 
@@ -141,25 +141,6 @@ class _Link(asyncio.Protocol):
         _HEADER.pack_into(buf, start, len(buf) - start - 4)
         self._schedule_flush()
 
-    def send_answer(self, forward_id, status, payload):
-        """An answer frame: the status and the raw answer bytes."""
-        append_answer(self.buffer, forward_id, status, payload)
-        if not self.flush_scheduled:
-            self._schedule_flush()
-
-    def _schedule_flush(self):
-        if not self.flush_scheduled:
-            self.flush_scheduled = True
-            self.node.loop.call_soon(self.flush)
-
-    def flush(self):
-        self.flush_scheduled = False
-        if self.buffer and self.transport is not None and not self.closed:
-            # Handed over whole (the transport may keep it): a new buffer
-            # for the next turn rather than a copy of this one.
-            self.transport.write(self.buffer)
-            self.buffer = bytearray()
-
     # -- in ------------------------------------------------------------------
 
     def connection_made(self, transport):
@@ -169,26 +150,13 @@ class _Link(asyncio.Protocol):
         if self.buffer:
             self._schedule_flush()
 
-    def data_received(self, data):
-        inbox = self.inbox
-        if inbox:
-            inbox.extend(data)
-            data = inbox
-        # else the usual case: whole frames in one read, read from ``data``
-        # itself; only a partial frame is kept.
-        offset = read_frames(self, data, PeerError)
-        if offset < 0:
-            log.error("malformed peer frame (or one over %d bytes): closing the link", MAX_FRAME)
-            self.transport.abort()
-            return
-        if data is inbox:
-            if offset:
-                del inbox[:offset]
-        elif offset < len(data):
-            inbox.extend(data[offset:])
+    def _malformed(self):
+        """``data_received`` met a frame it cannot read: nothing after it can be."""
+        log.error("malformed peer frame (or one over %d bytes): closing the link", MAX_FRAME)
+        self.transport.abort()
 
     def on_frame(self, frame):
-        """A msgpack frame (a call or a reply to one of ours), from read_frames."""
+        """A msgpack frame (a call or a reply to one of ours), from data_received."""
         frame = _decode(frame)
         if type(frame) is Call:
             self.node._on_call(self, frame)
@@ -297,25 +265,9 @@ class PeerNode:
         """Send a forwarded request (``op``, raw ``body``) to ``peer``;
         ``done(status, payload)`` gets its answer, or ``(0, exception)``:
         :class:`PeerUnavailable` (:class:`PeerTimeout` past the node's
-        timeout) or :class:`PeerError` (the peer's handler failed)."""
-        self._forwarded += 1
-        forward_id = self._forwarded & MAX_ID
-        link = self._links.get(peer)
-        if link is None or link.closed:
-            link = self._connect(peer)
-        # Waiting before its frame exists: whatever happens to the frame,
-        # the link's failure or the sweeper answers ``done``.
-        forwards = link.forwards
-        forwards[forward_id] = done
-        try:
-            append_forward(link.buffer, forward_id, op.encode(), body)
-        except BaseException:
-            del forwards[forward_id]    # nothing sent: the caller has the error
-            raise
-        if not link.flush_scheduled:
-            link._schedule_flush()
-        if self._sweeper is None:
-            self._start_sweeper()
+        timeout) or :class:`PeerError` (the peer's handler failed).
+        In C (``_peer.forward``), which the HTTP front calls directly."""
+        _peer.forward(self, peer, op, body, done)
 
     def _connect(self, peer):
         link = _Link(self, peer)
@@ -408,8 +360,9 @@ class PeerNode:
         else:
             _reply(link, call.id, result)
 
-    # A forward frame is answered by read_frames (server/_peer.pyx): it calls
-    # on_forward and writes a (status, bytes) answer itself; the rest is here.
+    # A forward frame is answered by data_received (server/_peer.pyx): it
+    # calls on_forward and writes a (status, bytes) answer itself; the rest
+    # is here.
 
     def _forward_failed(self, link, forward_id, op, exc):
         """``on_forward`` raised ``exc`` (called inside its except clause)."""
@@ -418,7 +371,7 @@ class PeerNode:
 
     def _forward_result(self, link, forward_id, result):
         """Any other answer of ``on_forward``: an awaitable, answered when it
-        finishes, or a tuple read_frames would not write (an error then)."""
+        finishes, or a tuple data_received would not write (an error then)."""
         if type(result) is tuple:
             _answer(link, forward_id, result)
         else:
