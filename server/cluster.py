@@ -76,9 +76,12 @@ that worker, the *front*, decides here:
   prepares its actions (per-item locks, conditions, new images) and holds
   them; all prepared -> commit everywhere, else abort everywhere and
   answer TransactionCanceledException with the reasons in request order.  A
-  participant that hears no decision within TX_HOLD_SECONDS aborts by itself
-  and a coordinator that hears no vote within TX_CALL_SECONDS aborts the
-  others, so no lock outlives a failed worker.  A ClientRequestToken's
+  participant that hears no decision within TX_HOLD_SECONDS asks
+  (``tx_status``): the coordinator (an undecided one then decides abort),
+  else the other participants (one that committed means commit); else it
+  aborts.  A coordinator that hears no vote within TX_CALL_SECONDS aborts
+  the others.  So no lock outlives a failed worker, and a coordinator lost
+  between its commit calls leaves the transaction committed everywhere.  A ClientRequestToken's
   transaction is always coordinated by the same worker (by the token's hash).
 * **streams** -- a shard per ring partition, so per worker: a shard id names
   its worker, GetShardIterator/GetRecords go there, DescribeStream gathers
@@ -115,7 +118,9 @@ a participant SIGKILLed after another participant committed but before its
 own commit record was durable loses its part, and the client, which got a
 503 (not an acknowledgement), may find the transaction applied on some
 workers only.  A participant killed while prepared (no decision yet) loses
-only its locks: the coordinator aborts the others.  A clean stop (SIGTERM,
+only its locks: the coordinator aborts the others.  A coordinator killed
+after some commit calls is not such a case: the participants it did not
+reach ask the others once past their hold, and commit.  A clean stop (SIGTERM,
 or the supervisor's death) never cuts one: a stopping worker keeps its links
 until the transactions prepared or coordinated there are decided
 (:meth:`Cluster.drain`, ``DRAIN_SECONDS`` at most).
@@ -140,9 +145,11 @@ SELECT that scans copies every worker's items of the table to the front.
 
 import asyncio
 import bisect
+import collections
 import heapq
 import inspect
 import logging
+import random
 from functools import partial
 
 import msgspec
@@ -199,6 +206,10 @@ KEY_MEMBERS = {"GetItem": b"Key", "DeleteItem": b"Key", "UpdateItem": b"Key", "P
 DDL_TIMEOUT = 60.0
 TX_HOLD_SECONDS = 10.0   # a prepared participant aborts by itself after this
 TX_CALL_SECONDS = 5.0
+TX_ASK_SECONDS = 1.0     # a participant past its hold asks the others this long at most
+# How long a transaction's outcome is remembered for the participants
+# that ask (on_tx_status): past any participant's hold.
+TX_OUTCOME_SECONDS = 3 * TX_HOLD_SECONDS
 TX_GET_ATTEMPTS = 4     # cross-worker TransactGetItems: reads before a TransactionConflict
 DRAIN_SECONDS = 3.0      # a stopping worker waits this long at most for open transactions
 STASH_SECONDS = 30.0
@@ -620,6 +631,7 @@ class Cluster:
             "tx_prepare": self.on_tx_prepare,
             "tx_commit": self._durably(self.on_tx_commit),
             "tx_abort": self.on_tx_abort,
+            "tx_status": self.on_tx_status,
         }, on_forward=self.on_request, loop=self.loop)
         self.commit = None          # server/commit.py's GroupCommit, with --data-dir (a property)
         self.recovering = False     # replaying the log: GSI changes for others are not sent
@@ -651,6 +663,15 @@ class Cluster:
         self.routers["Streams.DescribeStream"] = self.route_describe_stream
         self.renamed = set()        # ids of the Streams whose shard ids name this worker
         self.transactions = {}      # txid -> (Transaction, expiry timer): prepared here
+        self.tx_participants = {}   # txid -> the workers it was prepared on (prepared here)
+        # txid -> "commit" / "abort": how a transaction ended here (as a
+        # participant) or was decided here (as its coordinator; None while
+        # undecided), kept TX_OUTCOME_SECONDS for a participant past its hold.
+        self.tx_outcomes = {}
+        self.tx_outcome_order = collections.deque()  # (forget at, txid), oldest first
+        # Transaction ids name their coordinator and this incarnation of it:
+        # a restarted worker's ids are not its former self's.
+        self.tx_prefix = f"{worker}.{random.getrandbits(32):08x}."
         self.tx_counter = 0
         self.coordinating = 0       # cross-worker transactions this worker is deciding
 
@@ -1258,11 +1279,12 @@ class Cluster:
             if seen is not None:
                 return 200, _encode({"Responses": []} if partiql else {})
         self.tx_counter += 1
-        txid = f"{self.worker}.{self.tx_counter}"
+        txid = f"{self.tx_prefix}{self.tx_counter}"
         owners = list(groups)
+        self._tx_outcome(txid, None)  # undecided: a participant that asks now aborts it
         prepares = []
         for owner in owners:
-            body = [txid, [e for _p, _n, e in groups[owner]], TX_HOLD_SECONDS, partiql]
+            body = [txid, [e for _p, _n, e in groups[owner]], TX_HOLD_SECONDS, partiql, owners]
             if owner == self.worker:
                 fut = self.loop.create_future()
                 try:
@@ -1274,7 +1296,13 @@ class Cluster:
                 prepares.append(self.peers.call(owner, "tx_prepare", body, timeout=TX_CALL_SECONDS))
         answers = await asyncio.gather(*prepares, return_exceptions=True)
         prepared = [o for o, a in zip(owners, answers) if not isinstance(a, BaseException) and a[0] == "ok"]
+        if len(prepared) == len(owners) and self.tx_outcomes.get(txid) == "abort":
+            # A participant past its hold asked (on_tx_status) before every
+            # vote was in, and was told abort: so it is.
+            await self._tx_send(prepared, "tx_abort", [txid])
+            return 503, UNAVAILABLE_BODY
         if len(prepared) != len(owners):
+            self._tx_outcome(txid, "abort")
             await self._tx_send(prepared, "tx_abort", [txid])
             count = len(req["TransactStatements" if partiql else "TransactItems"])
             reasons = [{"Code": "None"} for _ in range(count)]
@@ -1289,6 +1317,7 @@ class Cluster:
             error = cancelled(reasons)
             return error.status, _encode(error.to_body())
         mode = req.get("ReturnConsumedCapacity")
+        self._tx_outcome(txid, "commit")
         commits = await self._tx_send(owners, "tx_commit", [txid, mode])
         consumed = []
         for answer in commits:
@@ -1303,12 +1332,15 @@ class Cluster:
             out["ConsumedCapacity"] = _sum_consumed(consumed)
         return 200, _encode(out)
 
-    async def _tx_send(self, owners, kind, body):
+    async def _tx_send(self, owners, kind, body, timeout=None):
+        """``kind`` (tx_commit, tx_abort, tx_status) to each of ``owners``,
+        this worker's own handled here: their answers or exceptions."""
         calls = []
         for owner in owners:
             if owner == self.worker:
                 fut = self.loop.create_future()
-                handler = self.on_tx_commit if kind == "tx_commit" else self.on_tx_abort
+                handler = {"tx_commit": self.on_tx_commit, "tx_abort": self.on_tx_abort,
+                           "tx_status": self.on_tx_status}[kind]
                 result = handler(body)
                 if inspect.isawaitable(result):
                     fut = asyncio.ensure_future(result)
@@ -1316,12 +1348,13 @@ class Cluster:
                     fut.set_result(result)
                 calls.append(fut)
             else:
-                calls.append(self.peers.call(owner, kind, body, timeout=TX_CALL_SECONDS))
+                calls.append(self.peers.call(owner, kind, body, timeout=timeout or TX_CALL_SECONDS))
         return await asyncio.gather(*calls, return_exceptions=True)
 
     def on_tx_prepare(self, body):
         txid, entries, hold = body[:3]
         partiql = len(body) > 3 and body[3]
+        participants = body[4] if len(body) > 4 else ()
         try:
             tx = _partiql_transaction(self.db, entries) if partiql else begin_write(self.db, {"TransactItems": entries})
             tx.prepare()
@@ -1336,21 +1369,89 @@ class Cluster:
             return ["error", err.status, _encode(err.to_body())]
         timer = self.loop.call_later(hold, self._tx_expire, txid)
         self.transactions[txid] = (tx, timer)
+        self.tx_participants[txid] = [p for p in participants if p != self.worker]
         return ["ok"]
 
+    def _tx_outcome(self, txid, outcome):
+        """Remember how ``txid`` ended here (or, as its coordinator, what was
+        decided), for the participants that ask (:meth:`on_tx_status`)."""
+        outcomes, order = self.tx_outcomes, self.tx_outcome_order
+        now = self.loop.time()
+        while order and order[0][0] <= now:
+            outcomes.pop(order.popleft()[1], None)
+        if txid not in outcomes:
+            order.append((now + TX_OUTCOME_SECONDS, txid))
+        outcomes[txid] = outcome
+
     def _tx_expire(self, txid):
-        found = self.transactions.pop(txid, None)
-        if found is not None:
-            log.warning("transaction %s: no decision in time, aborted (locks released)", txid)
-            found[0].abort()
+        """No decision within the hold: find out what was decided, else abort."""
+        if txid in self.transactions:
+            self.loop.create_task(self._tx_resolve(txid))
+
+    async def _tx_resolve(self, txid):
+        """A prepared participant that heard no decision in time (its
+        coordinator died, or its decision is late) asks before it lets go:
+        the coordinator (``commit`` or ``abort``: once asked, an undecided
+        coordinator decides abort), else the other participants (one that
+        committed means the coordinator decided commit).  Otherwise nothing
+        was committed anywhere and no coordinator can still decide commit:
+        abort.  So a coordinator killed between its commit calls leaves
+        the transaction committed everywhere, not partly applied."""
+        found = self.transactions.get(txid)
+        if found is None:
+            return  # decided meanwhile
+        decided = None
+        try:
+            coordinator = txid.partition(".")[0]
+            if coordinator.isdigit():
+                decided = await self._tx_ask([int(coordinator)], txid)
+            if decided is None:
+                decided = await self._tx_ask(self.tx_participants.get(txid, ()), txid)
+        except Exception:
+            log.exception("transaction %s: asking for its outcome failed", txid)
+        finally:
+            # Whatever happened meanwhile (even this task cancelled): let go.
+            if self.transactions.get(txid) is not found:
+                pass
+            elif decided == "commit":
+                log.warning("transaction %s: no decision in time; committed, as decided", txid)
+                self.on_tx_commit([txid, None])
+            else:
+                log.warning("transaction %s: no decision in time, aborted (locks released)", txid)
+                self.on_tx_abort([txid])
+
+    async def _tx_ask(self, workers, txid):
+        """``"commit"`` or ``"abort"`` if one of ``workers`` knows (a
+        participant's "abort" is only its own: not conclusive), else None."""
+        answers = await self._tx_send(workers, "tx_status", txid, TX_ASK_SECONDS)
+        if "commit" in answers:
+            return "commit"
+        if len(workers) == 1 and answers and answers[0] == "abort":
+            return "abort"
+        return None
+
+    def on_tx_status(self, txid):
+        """What this worker knows of ``txid``: ``"commit"``, ``"abort"``,
+        ``"prepared"`` or None.  Asked its coordinator's undecided
+        transaction, decides abort (the coordinator then aborts it)."""
+        if txid in self.tx_outcomes:
+            if self.tx_outcomes[txid] is None:
+                self.tx_outcomes[txid] = "abort"
+            return self.tx_outcomes[txid]
+        return "prepared" if txid in self.transactions else None
 
     def on_tx_commit(self, body):
         txid, mode = body
         found = self.transactions.pop(txid, None)
         if found is None:
-            return None  # expired: aborted already
+            # Committed already (decided so past its hold: no detail kept),
+            # or aborted past its hold.
+            return [] if self.tx_outcomes.get(txid) == "commit" else None
+        self.tx_participants.pop(txid, None)
         tx, timer = found
         timer.cancel()
+        if not self._coordinates(txid):
+            self._tx_outcome(txid, "commit")
         consumed = tx.commit()
         for c in consumed:
             self.db.throughput.charge(c)
@@ -1361,11 +1462,20 @@ class Cluster:
         return rendered
 
     def on_tx_abort(self, body):
-        found = self.transactions.pop(body[0], None)
+        txid = body[0]
+        found = self.transactions.pop(txid, None)
+        self.tx_participants.pop(txid, None)
         if found is not None:
             found[1].cancel()
             found[0].abort()
+            if not self._coordinates(txid):
+                self._tx_outcome(txid, "abort")
         return True
+
+    def _coordinates(self, txid):
+        """Whether ``txid`` was coordinated here (its outcome entry is then
+        the coordinator's decision)."""
+        return txid.partition(".")[0] == str(self.worker)
 
     # -- PartiQL ------------------------------------------------------------------------
     # A statement naming one item runs like the item operation (here, or

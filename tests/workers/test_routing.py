@@ -166,6 +166,115 @@ def test_participant_that_does_not_answer_times_out_and_releases(tmp_path, monke
     run(main())
 
 
+async def values(nodes, keys):
+    out = []
+    for k in keys:
+        _, body = await call(nodes[0], "GetItem", {"TableName": "tab", "Key": {"id": {"S": k}}})
+        out.append(body["Item"]["n"]["N"])
+    return out
+
+
+async def transfer_setup(tmp_path):
+    """Three workers, a table, an item on worker 1 and one on worker 2 (n=10)."""
+    nodes = await start(tmp_path)
+    await make_table(nodes)
+    a = keys_on(3, 1, 1)[0]
+    b = keys_on(3, 2, 1)[0]
+    for k in (a, b):
+        await call(nodes[0], "PutItem", {"TableName": "tab", "Item": {"id": {"S": k}, "n": {"N": "10"}}})
+    return nodes, a, b
+
+
+def test_coordinator_lost_between_commits_leaves_no_half_transaction(tmp_path, monkeypatch):
+    # The coordinator's commit reaches one participant, then the coordinator
+    # is gone: the other, past its hold, finds the commit at its fellow
+    # participant and commits too.
+    monkeypatch.setattr(cluster_module, "TX_HOLD_SECONDS", 0.3)
+
+    async def main():
+        nodes, a, b = await transfer_setup(tmp_path)
+        coordinator = nodes[0]
+        try:
+            send = coordinator._tx_send
+
+            async def commit_one_then_die(owners, kind, body):
+                if kind != "tx_commit":
+                    return await send(owners, kind, body)
+                await send(owners[:1], kind, body)
+                await coordinator.peers.close()
+                await asyncio.get_running_loop().create_future()  # never answers
+
+            coordinator._tx_send = commit_one_then_die
+            task = asyncio.ensure_future(call(coordinator, "TransactWriteItems", transfer("tab", a, b)))
+            await asyncio.sleep(1.0)
+            assert not task.done()  # never acknowledged
+            task.cancel()
+            assert await values(nodes[1:], (a, b)) == ["9", "11"]
+            assert all(len(node.db.locks) == 0 and node.transactions == {} for node in nodes[1:])
+        finally:
+            for node in nodes[1:]:
+                await node.close()
+
+    run(main())
+
+
+def test_participant_past_its_hold_aborts_an_undecided_transaction_everywhere(tmp_path, monkeypatch):
+    # Worker 2's vote comes after worker 1's hold: worker 1 asks the
+    # coordinator, which has not decided, so decides abort; the late vote
+    # then meets that decision.
+    monkeypatch.setattr(cluster_module, "TX_HOLD_SECONDS", 0.3)
+
+    async def main():
+        nodes, a, b = await transfer_setup(tmp_path)
+        try:
+            prepare = nodes[2].peers.handlers["tx_prepare"]
+
+            async def late_vote(body):
+                await asyncio.sleep(0.6)
+                return prepare(body)
+
+            nodes[2].peers.handlers["tx_prepare"] = late_vote
+            status, body = await call(nodes[0], "TransactWriteItems", transfer("tab", a, b))
+            assert status == 503 and body["__type"].endswith("ServiceUnavailable")
+            await asyncio.sleep(0.05)
+            assert await values(nodes, (a, b)) == ["10", "10"]
+            assert all(len(node.db.locks) == 0 and node.transactions == {} for node in nodes)
+            assert list(nodes[0].tx_outcomes.values()) == ["abort"]
+        finally:
+            for node in nodes:
+                await node.close()
+
+    run(main())
+
+
+def test_participant_past_its_hold_commits_when_the_coordinator_decided_so(tmp_path, monkeypatch):
+    # The commit call to worker 2 is late: past its hold, worker 2 asks the
+    # coordinator (decided: commit) and commits; the late call then finds it
+    # committed, and the client gets its 200.
+    monkeypatch.setattr(cluster_module, "TX_HOLD_SECONDS", 0.3)
+
+    async def main():
+        nodes, a, b = await transfer_setup(tmp_path)
+        try:
+            commit = nodes[2].peers.handlers["tx_commit"]
+
+            async def late_commit(body):
+                await asyncio.sleep(0.6)
+                assert nodes[2].transactions == {}  # committed meanwhile, by asking
+                return commit(body)
+
+            nodes[2].peers.handlers["tx_commit"] = late_commit
+            status, _ = await call(nodes[0], "TransactWriteItems", transfer("tab", a, b))
+            assert status == 200
+            assert await values(nodes, (a, b)) == ["9", "11"]
+            assert all(len(node.db.locks) == 0 and node.transactions == {} for node in nodes)
+        finally:
+            for node in nodes:
+                await node.close()
+
+    run(main())
+
+
 def test_conflicting_transactions_cancel_and_never_half_apply(tmp_path):
     async def main():
         nodes = await start(tmp_path)
