@@ -28,6 +28,11 @@ its own items, no forwarding at all): what N processes on one core cost
 by themselves (context switches, caches shared), the part of the workers'
 decline that forwarding does not explain.
 
+``--compare TREE`` runs another kvstore tree's server (a clone of another
+commit, built) beside this one at each worker count, interleaved in every
+round, and adds its rows, each cell relative to this tree's at the same
+worker count: a before/after measured minutes apart at most.
+
 Load shape: ``--connections C`` gives every configuration C connections
 (with 8 workers each worker sees C/8: fewer requests per event-loop turn,
 so per-turn costs weigh more); ``--per-worker K`` gives N workers K*N
@@ -97,6 +102,9 @@ def parse_args(argv=None):
                    help="also run the minimal server as N processes (GetItem, PutItem)")
     p.add_argument("--same-connections", action="store_true",
                    help="also run one worker with each N workers' connection count (GetItem, PutItem)")
+    p.add_argument("--compare", default="",
+                   help="another kvstore tree run beside --root at each worker count; "
+                        "its rows are relative to --root's")
     p.add_argument("--markdown", default="", help="append the table to this file (e.g. bench/RESULTS.md)")
     args = p.parse_args(argv)
     args.workers = [int(w) for w in args.workers.split(",") if w]
@@ -114,7 +122,7 @@ def main(argv=None):
     wrk = kit.ensure_wrk()
     kit.ensure_taskset()
     logdir = os.path.join(HERE, ".logs")
-    os.makedirs(logdir, exist_ok=True)
+    os.makedirs(os.path.join(logdir, "compare"), exist_ok=True)
     results = {}  # (op, workers) -> [run, ...]
     targets = {}
     skipped = set()
@@ -129,6 +137,13 @@ def main(argv=None):
                 if reason is not None:
                     kit.say(f"  {op.operation}: {reason}; skipped")
                     skipped.add((op.name, workers))
+            if args.compare:
+                target = targets[("compare", workers)] = make_target(
+                    workers, os.path.join(logdir, "compare"), args.compare)
+                kit.say(f"starting {workers} worker(s) of {args.compare} on port {target.port}")
+                target.start(None if args.no_pin else args.server_cpu)
+                kit.setup_tables(target, args.items)
+                skipped.update((op, ("compare", workers)) for op, w in list(skipped) if w == workers)
             if args.minimal:
                 target = targets[("minimal", workers)] = make_minimal(workers, args.items, logdir)
                 kit.say(f"starting the minimal server as {workers} process(es) on port {target.port}")
@@ -179,7 +194,9 @@ def main(argv=None):
         + (" Minimal rows: bench/ceiling.py's minimal server as N processes on the same core "
            "(no forwarding), relative to one process." if args.minimal else "")
         + (" \"1 worker at N workers' connections\" rows: the one-worker server with that many "
-           "connections, relative to it with its own." if args.same_connections else ""), "",
+           "connections, relative to it with its own." if args.same_connections else "")
+        + (f" Rows of {args.compare}: that tree's server, relative to this one's at the same "
+           "worker count." if args.compare else ""), "",
         *lines, "",
     ])
     print(text)
@@ -199,6 +216,13 @@ def table(results, args):
     if args.same_connections:
         rows += [(op, ", 1 worker at N workers' connections", [1 if w == 1 else ("one", w) for w in args.workers])
                  for op in args.ops if op.name in MINIMAL_OPS]
+    if args.compare:
+        rows += [(op, f", {args.compare}", [("compare", w) for w in args.workers]) for op in args.ops]
+
+    def median(op, config):
+        runs = results.get((op.name, config))
+        return statistics.median(r["items_per_cpu_s" if op.items > 1 else "req_per_cpu_s"] for r in runs)
+
     for op, label, configs in rows:
         base = None
         cells = []
@@ -207,9 +231,15 @@ def table(results, args):
             if not runs:
                 cells.append("-")
                 continue
-            per_cpu = statistics.median(r["items_per_cpu_s" if op.items > 1 else "req_per_cpu_s"] for r in runs)
+            per_cpu = median(op, workers)
             non_2xx = sum(r["non_2xx"] for r in runs)
-            if base is None:
+            if type(workers) is tuple and workers[0] == "compare":
+                # against this tree at the same worker count
+                base = median(op, workers[1]) if results.get((op.name, workers[1])) else None
+                if base is None:
+                    cells.append(f"{per_cpu:,.0f}")
+                    continue
+            elif base is None:
                 base = per_cpu
             cell = f"{per_cpu:,.0f} ({per_cpu / base:.0%})"
             if non_2xx:

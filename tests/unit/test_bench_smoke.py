@@ -121,3 +121,17 @@ def test_bench_workers_same_connections_rows_are_relative_to_one_worker():
     lines = workers.table(results, args)
     # one worker with 128 and 512 connections, against its own 64; no Query row
     assert lines[-1] == "| GetItem, 1 worker at N workers' connections (req/CPU-s) | 100 (100%) | 95 (95%) | 80 (80%) |"
+
+
+def test_bench_workers_compare_rows_are_relative_to_this_tree_at_each_worker_count():
+    workers = _load("bench_workers")
+    args = workers.parse_args(["--workers", "1,8", "--ops", "get", "--compare", "/tmp/before"])
+
+    def runs(per_cpu):
+        return [{"req_per_cpu_s": per_cpu, "items_per_cpu_s": per_cpu, "non_2xx": 0}]
+
+    results = {("get", 1): runs(100.0), ("get", 8): runs(50.0),
+               ("get", ("compare", 1)): runs(90.0), ("get", ("compare", 8)): runs(40.0)}
+    lines = workers.table(results, args)
+    assert lines[-2] == "| GetItem (req/CPU-s) | 100 (100%) | 50 (50%) |"
+    assert lines[-1] == "| GetItem, /tmp/before (req/CPU-s) | 90 (90%) | 40 (80%) |"
