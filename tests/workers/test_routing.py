@@ -68,6 +68,38 @@ def transfer(table, src, dst, amount="1"):
     ]}
 
 
+async def values(nodes, keys):
+    out = []
+    for k in keys:
+        _, body = await call(nodes[0], "GetItem", {"TableName": "tab", "Key": {"id": {"S": k}}})
+        out.append(body["Item"]["n"]["N"])
+    return out
+
+
+async def transfer_setup(tmp_path):
+    """Three workers, a table, an item on worker 1 and one on worker 2 (n=10)."""
+    nodes = await start(tmp_path)
+    await make_table(nodes)
+    a = keys_on(3, 1, 1)[0]
+    b = keys_on(3, 2, 1)[0]
+    for k in (a, b):
+        await call(nodes[0], "PutItem", {"TableName": "tab", "Item": {"id": {"S": k}, "n": {"N": "10"}}})
+    return nodes, a, b
+
+
+def delay(node, kind, seconds, check=None):
+    """Worker ``node`` answers ``kind`` calls ``seconds`` late (``check()`` first)."""
+    handler = node.peers.handlers[kind]
+
+    async def late(body):
+        await asyncio.sleep(seconds)
+        if check is not None:
+            check()
+        return handler(body)
+
+    node.peers.handlers[kind] = late
+
+
 def test_ddl_is_ordered_by_worker_zero_and_applied_everywhere(tmp_path):
     async def main():
         nodes = await start(tmp_path)
@@ -121,13 +153,8 @@ def test_participant_lost_before_prepare_aborts_the_others(tmp_path, monkeypatch
     monkeypatch.setattr(cluster_module, "TX_CALL_SECONDS", 0.5)
 
     async def main():
-        nodes = await start(tmp_path)
+        nodes, a, b = await transfer_setup(tmp_path)
         try:
-            await make_table(nodes)
-            a = keys_on(3, 1, 1)[0]
-            b = keys_on(3, 2, 1)[0]
-            for k in (a, b):
-                await call(nodes[0], "PutItem", {"TableName": "tab", "Item": {"id": {"S": k}, "n": {"N": "10"}}})
             await nodes[2].close()  # worker 2 is gone
             status, body = await call(nodes[0], "TransactWriteItems", transfer("tab", a, b))
             assert status == 503 and body["__type"].endswith("ServiceUnavailable")
@@ -146,13 +173,8 @@ def test_participant_that_does_not_answer_times_out_and_releases(tmp_path, monke
     monkeypatch.setattr(cluster_module, "TX_CALL_SECONDS", 0.3)
 
     async def main():
-        nodes = await start(tmp_path)
+        nodes, a, b = await transfer_setup(tmp_path)
         try:
-            await make_table(nodes)
-            a = keys_on(3, 1, 1)[0]
-            b = keys_on(3, 2, 1)[0]
-            for k in (a, b):
-                await call(nodes[0], "PutItem", {"TableName": "tab", "Item": {"id": {"S": k}, "n": {"N": "10"}}})
             # Worker 2 hangs on prepare (alive, silent).
             nodes[2].peers.handlers["tx_prepare"] = lambda body: asyncio.get_running_loop().create_future()
             status, _ = await call(nodes[0], "TransactWriteItems", transfer("tab", a, b))
@@ -164,25 +186,6 @@ def test_participant_that_does_not_answer_times_out_and_releases(tmp_path, monke
                 await node.close()
 
     run(main())
-
-
-async def values(nodes, keys):
-    out = []
-    for k in keys:
-        _, body = await call(nodes[0], "GetItem", {"TableName": "tab", "Key": {"id": {"S": k}}})
-        out.append(body["Item"]["n"]["N"])
-    return out
-
-
-async def transfer_setup(tmp_path):
-    """Three workers, a table, an item on worker 1 and one on worker 2 (n=10)."""
-    nodes = await start(tmp_path)
-    await make_table(nodes)
-    a = keys_on(3, 1, 1)[0]
-    b = keys_on(3, 2, 1)[0]
-    for k in (a, b):
-        await call(nodes[0], "PutItem", {"TableName": "tab", "Item": {"id": {"S": k}, "n": {"N": "10"}}})
-    return nodes, a, b
 
 
 def test_coordinator_lost_between_commits_leaves_no_half_transaction(tmp_path, monkeypatch):
@@ -227,13 +230,7 @@ def test_participant_past_its_hold_aborts_an_undecided_transaction_everywhere(tm
     async def main():
         nodes, a, b = await transfer_setup(tmp_path)
         try:
-            prepare = nodes[2].peers.handlers["tx_prepare"]
-
-            async def late_vote(body):
-                await asyncio.sleep(0.6)
-                return prepare(body)
-
-            nodes[2].peers.handlers["tx_prepare"] = late_vote
+            delay(nodes[2], "tx_prepare", 0.6)
             status, body = await call(nodes[0], "TransactWriteItems", transfer("tab", a, b))
             assert status == 503 and body["__type"].endswith("ServiceUnavailable")
             await asyncio.sleep(0.05)
@@ -256,14 +253,11 @@ def test_participant_past_its_hold_commits_when_the_coordinator_decided_so(tmp_p
     async def main():
         nodes, a, b = await transfer_setup(tmp_path)
         try:
-            commit = nodes[2].peers.handlers["tx_commit"]
 
-            async def late_commit(body):
-                await asyncio.sleep(0.6)
-                assert nodes[2].transactions == {}  # committed meanwhile, by asking
-                return commit(body)
+            def committed_meanwhile():  # by asking
+                assert nodes[2].transactions == {}
 
-            nodes[2].peers.handlers["tx_commit"] = late_commit
+            delay(nodes[2], "tx_commit", 0.6, committed_meanwhile)
             status, _ = await call(nodes[0], "TransactWriteItems", transfer("tab", a, b))
             assert status == 200
             assert await values(nodes, (a, b)) == ["9", "11"]
@@ -277,13 +271,8 @@ def test_participant_past_its_hold_commits_when_the_coordinator_decided_so(tmp_p
 
 def test_conflicting_transactions_cancel_and_never_half_apply(tmp_path):
     async def main():
-        nodes = await start(tmp_path)
+        nodes, a, b = await transfer_setup(tmp_path)
         try:
-            await make_table(nodes)
-            a = keys_on(3, 1, 1)[0]
-            b = keys_on(3, 2, 1)[0]
-            for k in (a, b):
-                await call(nodes[0], "PutItem", {"TableName": "tab", "Item": {"id": {"S": k}, "n": {"N": "10"}}})
             results = await asyncio.gather(
                 call(nodes[0], "TransactWriteItems", transfer("tab", a, b)),
                 call(nodes[1], "TransactWriteItems", transfer("tab", b, a, "3")),
