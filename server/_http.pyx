@@ -692,14 +692,11 @@ cdef class FastPath:
             return not protocol.closing
         payload_bytes = <bytes>payload
         cdef Py_ssize_t size = PyBytes_GET_SIZE(payload_bytes)
-        if size <= SMALL_BODY:
-            self.write(_encode(status, PyBytes_AS_STRING(payload_bytes), size, content_type,
-                               b"" if keep_alive else b"Connection: close\r\n",
-                               0 if keep_alive else 19, True))
-        else:
-            self.write(_encode(status, PyBytes_AS_STRING(payload_bytes), size, content_type,
-                               b"" if keep_alive else b"Connection: close\r\n",
-                               0 if keep_alive else 19, False))
+        cdef bytes connection = b"" if keep_alive else _CLOSE
+        # A small body goes in the head's bytes; a large one is written after.
+        self.write(_encode(status, PyBytes_AS_STRING(payload_bytes), size, content_type,
+                           PyBytes_AS_STRING(connection), PyBytes_GET_SIZE(connection), size <= SMALL_BODY))
+        if size > SMALL_BODY:
             self.write(payload_bytes)
         if not keep_alive:
             protocol.closing = True
