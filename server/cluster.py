@@ -1410,15 +1410,15 @@ class Cluster:
         except Exception:
             log.exception("transaction %s: asking for its outcome failed", txid)
         finally:
-            # Whatever happened meanwhile (even this task cancelled): let go.
-            if self.transactions.get(txid) is not found:
-                pass
-            elif decided == "commit":
-                log.warning("transaction %s: no decision in time; committed, as decided", txid)
-                self.on_tx_commit([txid, None])
-            else:
-                log.warning("transaction %s: no decision in time, aborted (locks released)", txid)
-                self.on_tx_abort([txid])
+            # Unless the decision came meanwhile, let go (even if this task
+            # was cancelled).
+            if self.transactions.get(txid) is found:
+                if decided == "commit":
+                    log.warning("transaction %s: no decision in time; committed, as decided", txid)
+                    self.on_tx_commit([txid, None])
+                else:
+                    log.warning("transaction %s: no decision in time, aborted (locks released)", txid)
+                    self.on_tx_abort([txid])
 
     async def _tx_ask(self, workers, txid):
         """``"commit"`` or ``"abort"`` if one of ``workers`` knows (a
