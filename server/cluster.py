@@ -632,6 +632,7 @@ class Cluster:
             "tx_commit": self._durably(self.on_tx_commit),
             "tx_abort": self.on_tx_abort,
             "tx_status": self.on_tx_status,
+            "tx_get": self.on_tx_get,
         }, on_forward=self.on_request, loop=self.loop)
         self.commit = None          # server/commit.py's GroupCommit, with --data-dir (a property)
         self.recovering = False     # replaying the log: GSI changes for others are not sent
@@ -674,6 +675,7 @@ class Cluster:
         self.tx_prefix = f"{worker}.{random.getrandbits(32):08x}."
         self.tx_counter = 0
         self.coordinating = 0       # cross-worker transactions this worker is deciding
+        self.tx_commits = 0         # their parts committed here (TransactGetItems' check)
 
     @property
     def commit(self):
@@ -1182,15 +1184,19 @@ class Cluster:
 
         Each owner reads its items (an item held by a prepared transaction
         is a TransactionConflict, as on one process), then every owner reads
-        them again.  Every second read starts after every first read ended,
-        so if each item reads the same both times, no item changed across
-        the instant between the two rounds: the answer is the state at that
-        instant, never half of a cross-worker transaction (its items are
-        locked from before its first commit until its last one).  A changed
-        item starts the read over, up to TX_GET_ATTEMPTS times; then the
-        items that kept changing are cancelled with TransactionConflict.
-        (An item changed and changed back between its two reads passes the
-        check; per-item versions would close that gap.)"""
+        them again.  Every second read starts after every first read ended.
+        If each item reads the same both times and no owner committed a
+        part of a cross-worker transaction between its two reads (its
+        ``tx_commits`` count, read with its items), the answer is never
+        half of one: such a transaction's items are locked from before its
+        first commit until its last one, so one that committed a part on
+        an owner after that owner's first read either did so before its
+        second read (the count moved) or still held the item locked at the
+        second read (a conflict).  The count, not the values alone: an item
+        changed and changed back between its two reads reads the same.  A
+        changed item or count starts the read over, up to TX_GET_ATTEMPTS
+        times; then the items that kept changing (all of an owner's, when
+        its count moved) are cancelled with TransactionConflict."""
         subs = {o: [e for _p, _n, e in entries] for o, entries in groups.items()}
         owners = list(subs)
         count = len(req["TransactItems"])
@@ -1203,7 +1209,10 @@ class Cluster:
             if type(second[0]) is int:
                 first = second
                 break
-            changed = [p for p in range(count) if first[0][p] != second[0][p]]
+            changed = {p for p in range(count) if first[0][p] != second[0][p]}
+            for owner, before, after in zip(owners, first[2], second[2]):
+                if before != after:
+                    changed.update(p for p, _n, _e in groups[owner])
             if not changed:
                 break
         else:
@@ -1214,18 +1223,20 @@ class Cluster:
             return error.status, _encode(error.to_body())
         if type(first[0]) is int:
             return first
-        responses, consumed = first
+        responses, consumed, _commits = first
         out = {"Responses": responses}
         if req.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
             out["ConsumedCapacity"] = _sum_consumed(consumed)
         return 200, _encode(out)
 
     async def _transact_get_round(self, req, groups, subs, owners, count):
-        """One read of every owner's part: ``(responses, consumed)``, or the
-        final ``(status, payload)`` when it failed or was cancelled."""
+        """One read of every owner's part: ``(responses, consumed, [each
+        owner's tx_commits count])``, or the final ``(status, payload)``
+        when it failed or was cancelled."""
         answers = await asyncio.gather(
-            *(self._call(o, "TransactGetItems", {**req, "TransactItems": subs[o]}) for o in owners),
+            *(self._tx_get_call(o, {**req, "TransactItems": subs[o]}) for o in owners),
             return_exceptions=True)
+        commits = []
         responses = [None] * count
         reasons = [{"Code": "None"} for _ in range(count)]
         cancelled_ = False
@@ -1234,6 +1245,7 @@ class Cluster:
             if isinstance(answer, BaseException) or answer[0] >= 500:
                 return 503, UNAVAILABLE_BODY
             part = answer[1]
+            commits.append(answer[2])
             positions = [p for p, _n, _e in groups[owner]]
             if answer[0] != 200:
                 if "CancellationReasons" not in part:
@@ -1248,7 +1260,22 @@ class Cluster:
         if cancelled_:
             error = cancelled(reasons)
             return error.status, _encode(error.to_body())
-        return responses, consumed
+        return responses, consumed, commits
+
+    def _tx_get_call(self, owner, sub):
+        """``owner``'s part of a TransactGetItems read: an awaitable of
+        :meth:`on_tx_get`'s answer."""
+        if owner == self.worker:
+            fut = self.loop.create_future()
+            fut.set_result(self.on_tx_get(sub))
+            return fut
+        return self.peers.call(owner, "tx_get", sub)
+
+    def on_tx_get(self, sub):
+        """A part of a cross-worker TransactGetItems: ``(status, answer
+        object, tx_commits)``, the count read in the same turn as the items."""
+        status, answer = self.on_part(("TransactGetItems", sub))
+        return status, answer, self.tx_commits
 
     # -- TransactWriteItems across workers: two-phase commit --------------------------
 
@@ -1453,6 +1480,7 @@ class Cluster:
         if not self._coordinates(txid):
             self._tx_outcome(txid, "commit")
         consumed = tx.commit()
+        self.tx_commits += 1
         for c in consumed:
             self.db.throughput.charge(c)
         rendered = render_list(consumed, mode, split=True) or []

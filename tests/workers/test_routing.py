@@ -269,6 +269,42 @@ def test_participant_past_its_hold_commits_when_the_coordinator_decided_so(tmp_p
     run(main())
 
 
+def test_transact_get_is_not_fooled_by_items_that_change_back_between_its_reads(tmp_path):
+    # Worker 2 reads b only after a transfer a->b committed (worker 1 read a
+    # before it): the first round is torn (10 + 15).  Transfers then put
+    # each item back as it was at its next read, so the second round reads
+    # the same torn values; the counts of committed transaction parts
+    # moved, so the read starts over and answers one instant's state.
+    async def main():
+        nodes, a, b = await transfer_setup(tmp_path)
+        try:
+            read = nodes[2].peers.handlers["tx_get"]
+            rounds = []
+
+            async def moving(sub):
+                rounds.append(sub)
+                if len(rounds) == 1:
+                    assert (await call(nodes[0], "TransactWriteItems", transfer("tab", a, b, "5")))[0] == 200
+                    answer = read(sub)
+                    assert (await call(nodes[0], "TransactWriteItems", transfer("tab", b, a, "5")))[0] == 200
+                    return answer
+                if len(rounds) == 2:
+                    assert (await call(nodes[0], "TransactWriteItems", transfer("tab", a, b, "5")))[0] == 200
+                return read(sub)
+
+            nodes[2].peers.handlers["tx_get"] = moving
+            status, body = await call(nodes[0], "TransactGetItems", {"TransactItems": [
+                {"Get": {"TableName": "tab", "Key": {"id": {"S": k}}}} for k in (a, b)]})
+            assert status == 200
+            assert len(rounds) == 4  # two torn rounds, then two that agree
+            assert [r["Item"]["n"]["N"] for r in body["Responses"]] == ["5", "15"]
+        finally:
+            for node in nodes:
+                await node.close()
+
+    run(main())
+
+
 def test_conflicting_transactions_cancel_and_never_half_apply(tmp_path):
     async def main():
         nodes, a, b = await transfer_setup(tmp_path)
