@@ -28,6 +28,12 @@ its own items, no forwarding at all): what N processes on one core cost
 by themselves (context switches, caches shared), the part of the workers'
 decline that forwarding does not explain.
 
+``--independent`` adds, for every workload, kvstore's own one-worker
+server run as N processes on the same core (bench/ceiling.py's ``engine``
+mode: each process has every item, so nothing is forwarded): the share of
+one process that N kvstore processes keep on one core without any
+forwarding, the ceiling of ``--workers N``'s share on this machine.
+
 ``--compare TREE`` runs another kvstore tree's server (a clone of another
 commit, built) beside this one at each worker count, interleaved in every
 round, and adds its rows, each cell relative to this tree's at the same
@@ -66,12 +72,12 @@ def make_target(workers, logdir, root=kit.ROOT):
     return kit.Target(f"w{workers}", cmd, port, cwd=root, log_path=os.path.join(logdir, f"workers-{workers}.log"))
 
 
-def make_minimal(processes, items, logdir):
-    """bench/ceiling.py's minimal server as ``processes`` processes on one port."""
+def make_ceiling(mode, processes, items, logdir):
+    """bench/ceiling.py's ``mode`` server as ``processes`` processes on one port."""
     port = kit.free_port()
-    cmd = [sys.executable, os.path.join(HERE, "ceiling.py"), "minimal", "--port", str(port),
+    cmd = [sys.executable, os.path.join(HERE, "ceiling.py"), mode, "--port", str(port),
            "--items", str(items), "--processes", str(processes)]
-    return kit.Target("minimal", cmd, port, log_path=os.path.join(logdir, f"minimal-{processes}.log"))
+    return kit.Target(mode, cmd, port, log_path=os.path.join(logdir, f"{mode}-{processes}.log"))
 
 
 MINIMAL_OPS = ("get", "put")  # what the minimal server does (it answers {} to the rest)
@@ -100,6 +106,9 @@ def parse_args(argv=None):
                         "previous commit, for a before/after)")
     p.add_argument("--minimal", action="store_true",
                    help="also run the minimal server as N processes (GetItem, PutItem)")
+    p.add_argument("--independent", action="store_true",
+                   help="also run kvstore's one-worker server as N independent processes, "
+                        "every item in each (no forwarding)")
     p.add_argument("--same-connections", action="store_true",
                    help="also run one worker with each N workers' connection count (GetItem, PutItem)")
     p.add_argument("--compare", default="",
@@ -145,11 +154,15 @@ def main(argv=None):
                 kit.setup_tables(target, args.items)
                 skipped.update((op, ("compare", workers)) for op, w in list(skipped) if w == workers)
             if args.minimal:
-                target = targets[("minimal", workers)] = make_minimal(workers, args.items, logdir)
+                target = targets[("minimal", workers)] = make_ceiling("minimal", workers, args.items, logdir)
                 kit.say(f"starting the minimal server as {workers} process(es) on port {target.port}")
                 target.start(None if args.no_pin else args.server_cpu)
                 skipped.update((op.name, ("minimal", workers)) for op in args.ops
                                if op.name not in MINIMAL_OPS)
+            if args.independent:
+                target = targets[("engine", workers)] = make_ceiling("engine", workers, args.items, logdir)
+                kit.say(f"starting kvstore as {workers} independent process(es) on port {target.port}")
+                target.start(None if args.no_pin else args.server_cpu)
         configs = [(workers, target, connections(args, workers if type(workers) is int else workers[1]))
                    for workers, target in targets.items()]
         if args.same_connections and 1 in targets:
@@ -193,6 +206,8 @@ def main(argv=None):
         "supervisor; in parentheses: relative to one worker."
         + (" Minimal rows: bench/ceiling.py's minimal server as N processes on the same core "
            "(no forwarding), relative to one process." if args.minimal else "")
+        + (" Independent rows: kvstore's one-worker server as N processes on the same core, "
+           "each with every item (no forwarding), relative to one process." if args.independent else "")
         + (" \"1 worker at N workers' connections\" rows: the one-worker server with that many "
            "connections, relative to it with its own." if args.same_connections else "")
         + (f" Rows of {args.compare}: that tree's server, relative to this one's at the same "
@@ -213,6 +228,8 @@ def table(results, args):
     if args.minimal:
         rows += [(op, ", minimal server", [("minimal", w) for w in args.workers])
                  for op in args.ops if op.name in MINIMAL_OPS]
+    if args.independent:
+        rows += [(op, ", independent processes", [("engine", w) for w in args.workers]) for op in args.ops]
     if args.same_connections:
         rows += [(op, ", 1 worker at N workers' connections", [1 if w == 1 else ("one", w) for w in args.workers])
                  for op in args.ops if op.name in MINIMAL_OPS]

@@ -14,10 +14,20 @@ handler behind it:
              and answers ``{}`` (decode cost, no engine).  No validation, no
              DynamoDB semantics: the floor of any real GetItem/PutItem.
 
+``engine``   not a ceiling of the stack but of forwarding: kvstore's own
+             one-worker server (``kvstore serve``'s handler and engine),
+             its tables created and filled in-process as bench/run.py's
+             ``setup_tables`` fills a real target's.  With
+             ``--processes N`` each copy has every item: N kvstore
+             processes with no forwarding between them, what
+             bench/bench_workers.py's ``--independent`` compares
+             ``--workers N`` with.
+
 kvstore's figures are reported as a fraction of these (bench/run.py).
 
     python bench/ceiling.py stack   --port 0 [--items 100000] [--processes N]
     python bench/ceiling.py minimal --port 0 [--items 100000] [--processes N]
+    python bench/ceiling.py engine  --port 0 [--items 100000] [--processes N]
 
 prints ``ceiling <mode> listening on http://127.0.0.1:PORT`` on stderr when
 ready, like ``kvstore serve`` does.
@@ -89,9 +99,29 @@ def minimal_handler(items=100_000):
     return handle
 
 
+def engine_db(items=100_000):
+    """A kvstore Database with bench/run.py's two tables, filled as its
+    ``setup_tables`` fills a server (through the server's own handler)."""
+    import kvstore
+    from server.app import make_handler
+
+    sys.path.insert(0, HERE)
+    import run as kit
+
+    db = kvstore.Database()
+    handler = make_handler(db)
+    requests = [("CreateTable", msgspec.json.encode(kit.create_table_request(table, ranged)))
+                for table, ranged in ((kit.HASH_TABLE, False), (kit.RANGE_TABLE, True))]
+    for operation, body in requests + kit.preload_requests(items, use_batch=True):
+        status, answer = handler(b"DynamoDB_20120810." + operation.encode(), body)
+        if status != 200:
+            raise RuntimeError(f"engine: {operation}: {status} {answer!r}")
+    return db
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("stack", "minimal"))
+    parser.add_argument("mode", choices=("stack", "minimal", "engine"))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--items", type=int, default=100_000)
@@ -99,7 +129,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.processes > 1 and not args.port:
         parser.error("--processes needs a --port")
-    handler = stack_handler() if args.mode == "stack" else minimal_handler(args.items)
+    db = handler = None
+    if args.mode == "engine":
+        db = engine_db(args.items)
+    else:
+        handler = stack_handler() if args.mode == "stack" else minimal_handler(args.items)
     first = True
     for _ in range(args.processes - 1):
         if os.fork() == 0:
@@ -112,7 +146,7 @@ def main(argv=None):
         print(f"ceiling {args.mode} listening on http://{args.host}:{server.address[1]}",
               file=sys.stderr, flush=True)
 
-    return serve(args.host, args.port, handler=handler, ready_callback=ready,
+    return serve(args.host, args.port, db, handler=handler, ready_callback=ready,
                  idle_timeout=None, reuse_port=args.processes > 1)
 
 

@@ -266,6 +266,15 @@ async def _send_all(port, requests, connections):
 
 def preload(port, items, use_batch, connections=8):
     """Fill both tables: `items` items each (range table: items/10 keys x 10)."""
+    requests = preload_requests(items, use_batch)
+    failures = asyncio.run(_send_all(port, requests, connections))
+    if failures:
+        raise RuntimeError(f"preload: {len(failures)} requests failed, first: {failures[0]}")
+    return len(requests)
+
+
+def preload_requests(items, use_batch):
+    """preload's requests: [(operation, JSON body)]."""
     pks = max(1, items // ITEMS_PER_PK)
     hash_items = [make_item(i) for i in range(items)]
     range_items = [make_range_item(p, s) for p in range(pks) for s in range(ITEMS_PER_PK)]
@@ -280,10 +289,7 @@ def preload(port, items, use_batch, connections=8):
             for it in rows:
                 requests.append(("PutItem",
                                  json.dumps({"TableName": table, "Item": it}).encode()))
-    failures = asyncio.run(_send_all(port, requests, connections))
-    if failures:
-        raise RuntimeError(f"preload: {len(failures)} requests failed, first: {failures[0]}")
-    return len(requests)
+    return requests
 
 
 # ---------------------------------------------------------------------------

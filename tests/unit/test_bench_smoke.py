@@ -135,3 +135,27 @@ def test_bench_workers_compare_rows_are_relative_to_this_tree_at_each_worker_cou
     lines = workers.table(results, args)
     assert lines[-2] == "| GetItem (req/CPU-s) | 100 (100%) | 50 (50%) |"
     assert lines[-1] == "| GetItem, /tmp/before (req/CPU-s) | 90 (90%) | 40 (80%) |"
+
+
+def test_bench_engine_ceiling_is_kvstore_filled_like_a_bench_target():
+    db = ceiling.engine_db(items=20)
+    assert sorted(db.table_names()) == ["bench", "bench_range"]
+    assert db.table("bench").get({"pk": "k0000019"})["n"] == 19
+    assert len(list(db.table("bench_range").query("pk = :p", values={":p": "p000001"}))) == 10
+
+
+def test_bench_workers_table_has_independent_rows_for_every_workload():
+    workers = _load("bench_workers")
+    args = workers.parse_args(["--workers", "1,8", "--ops", "get,query", "--independent"])
+    assert args.independent
+
+    def runs(per_cpu):
+        return [{"req_per_cpu_s": per_cpu, "items_per_cpu_s": per_cpu * 10, "non_2xx": 0}]
+
+    results = {("get", 1): runs(100.0), ("get", 8): runs(50.0),
+               ("query", 1): runs(40.0), ("query", 8): runs(30.0),
+               ("get", ("engine", 1)): runs(110.0), ("get", ("engine", 8)): runs(77.0),
+               ("query", ("engine", 1)): runs(40.0), ("query", ("engine", 8)): runs(32.0)}
+    lines = workers.table(results, args)
+    assert lines[-2] == "| GetItem, independent processes (req/CPU-s) | 110 (100%) | 77 (70%) |"
+    assert lines[-1] == "| Query, independent processes (items/CPU-s) | 400 (100%) | 320 (80%) |"
