@@ -17,6 +17,15 @@ stops being readable (``wal.read_segment``):
   everything before the damage, moves the rest (of that segment and every
   later one) into ``damaged/``, and says what it dropped.
 
+Transactions across workers (``server/cluster.py``): replay notes the
+``Prepare`` records left without their ``Resolved`` (``Report.prepared``:
+prepared here, undecided when the shard stopped) and the transactions the
+log holds the commit of (``Report.committed``); the server prepares the
+former again and resolves them by asking the other workers, and answers
+"commit" for the latter when asked.  Re-sharding cannot ask anyone (it
+runs before any worker starts): it drops an undecided transaction's part
+with a warning.
+
 Replay applies the records below the API: items go straight into the
 partitions (and their indexes), bypassing ``Table.write``, so nothing
 replayed is logged again or treated as a new change (streams).  Items are
@@ -73,12 +82,12 @@ from .schema import Table
 from .snapshot import Snapshotter, load_snapshot, write_snapshot
 from .snapshot import Table as SnapshotTable
 from .wal import (
-    FSYNC_POLICIES, Atomic, CreateTable, Delete, DropTable, Log, Put, UpdateTable,
+    FSYNC_POLICIES, Atomic, CreateTable, Delete, DropTable, Log, Prepare, Put, Resolved, UpdateTable,
     read_segment, table_meta,
 )
 
 __all__ = ["open_durable", "Durable", "Report", "recover", "apply_record", "build_table",
-           "reshard", "finish_reshard", "same_table", "DurabilityError", "CorruptData",
+           "reshard", "finish_reshard", "same_table", "note_transaction", "DurabilityError", "CorruptData",
            "SNAPSHOT_BYTES"]
 
 log = logging.getLogger("kvstore")
@@ -105,6 +114,8 @@ class Report(msgspec.Struct):
     seconds: float = 0.0
     problems: list = msgspec.field(default_factory=list)   # what was kept aside, one line each
     resharded: str = ""    # what re-sharding did before (reshard), if it ran
+    prepared: dict = msgspec.field(default_factory=dict)   # txid -> Prepare left undecided
+    committed: list = msgspec.field(default_factory=list)  # txids of the commits replayed
 
     def summary(self):
         text = (f"recovered {self.tables} tables, {self.items} items from {self.path} "
@@ -234,8 +245,25 @@ def apply_record(db, record):
     elif kind is DropTable:
         if record.name in db.tables:
             db.drop_table(record.name)
+    elif kind is Prepare or kind is Resolved:
+        pass  # no data: what they say is note_transaction's
     else:  # pragma: no cover - the decoder admits nothing else
         raise CorruptData(f"unknown log record {record!r}")
+
+
+def note_transaction(report, record):
+    """Keep ``report.prepared`` / ``report.committed`` up to date with
+    ``record`` (a commit's ``Resolved`` is its ``Atomic``'s last record)."""
+    kind = type(record)
+    if kind is Atomic:
+        record = record.records[-1]
+        kind = type(record)
+    if kind is Prepare:
+        report.prepared[record.txid] = record
+    elif kind is Resolved:
+        report.prepared.pop(record.txid, None)
+        if record.committed:
+            report.committed.append(record.txid)
 
 
 def _table(db, name):
@@ -291,6 +319,7 @@ def recover_shard(db, datadir, directory, report, recover_corrupt=False):
                 raise CorruptData(
                     f"the log {path} refers to table {exc.args[0]!r}, which does not exist at record {j}"
                 ) from None
+            note_transaction(report, record)
         report.records += len(segment.records)
         report.segments += 1
         damage = segment.damage
@@ -385,6 +414,16 @@ def finish_reshard(datadir):
     return True
 
 
+def _drop_undecided(report, directory):
+    """Re-sharding: the transactions ``directory``'s shard left prepared and
+    undecided lose its part (nobody can be asked their outcome offline)."""
+    for txid in report.prepared:
+        log.warning("kvstore: transaction %s was prepared and undecided in %s when the worker count "
+                    "changed; its part there is dropped (aborted)", txid, directory)
+    report.prepared.clear()
+    report.committed.clear()
+
+
 def reshard(datadir, count, recover_corrupt=False):
     """Make ``datadir`` a layout of ``count`` shards (see the module's
     docstring); a line saying what was done, or None if nothing had to be."""
@@ -408,6 +447,7 @@ def reshard(datadir, count, recover_corrupt=False):
     for k in sorted(dirs):
         shard_db = Database()  # one shard owning every partition
         recover_shard(shard_db, datadir, dirs[k], report, recover_corrupt)
+        _drop_undecided(report, dirs[k])
         reopen_streams(shard_db)
         old[k] = shard_db
     for problem in report.problems:

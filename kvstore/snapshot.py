@@ -3,7 +3,10 @@
 A snapshot numbered n holds every table (its definition, as the log's
 ``CreateTable`` carries it) and every item, and covers the log segments
 below n: recovery loads the newest complete snapshot, then replays the
-segments numbered n and up (``kvstore/recovery.py``).
+segments numbered n and up (``kvstore/recovery.py``).  Cross-worker
+transactions prepared and undecided are not in it: the log's rotation
+writes their ``Prepare`` records again at the start of segment n
+(``kvstore/wal.py``).
 
 How it runs without stopping writes (copy-on-write by immutability): items
 are never changed in place -- every write stores a new dict -- so a list

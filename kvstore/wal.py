@@ -15,6 +15,13 @@ msgspec's ``examples/asyncio-kv``), encoded with MessagePack:
   created or deleted by UpdateTable is rebuilt by replay); ``DropTable(name)``.
 * ``Atomic(records)`` -- several records that replay all or not at all: a
   transaction's writes (see :meth:`Log.atomic`).
+* ``Prepare(txid, entries, partiql, participants)`` -- a cross-worker
+  transaction prepared on this shard (``server/cluster.py``): what redoes
+  its prepare after a restart.  ``Resolved(txid, committed)`` -- how it
+  ended here; a commit's is the last record of the ``Atomic`` of its writes,
+  so recovery finds the writes and the resolution together or neither.  A
+  ``Prepare`` without its ``Resolved`` is a transaction left undecided by a
+  crash (``kvstore/recovery.py`` hands it to the server to resolve).
 
 Framing: a segment file starts with the 8 bytes ``MAGIC``; then each record
 is ``<u32 length><u32 crc32(payload)><u32 crc32(the 8 bytes before)>`` and
@@ -34,7 +41,10 @@ the buffer to the file with one ``os.write``, ``sync`` fsyncs the file.
 The server calls them once per event-loop turn (group commit); the embedded
 ``Database`` calls :meth:`Log.commit` after each request.  Log files are
 segments ``wal-<n>.log``; a snapshot numbered n covers every segment below n
-(see ``kvstore/snapshot.py``).
+(see ``kvstore/snapshot.py``).  A snapshot holds items only, so the
+``Prepare`` records of the transactions still undecided when the log rotates
+(:attr:`Log.prepared`) are written again, durably, at the start of the new
+segment.
 """
 
 import os
@@ -47,7 +57,7 @@ from contextlib import contextmanager, nullcontext
 import msgspec
 
 __all__ = [
-    "Put", "Delete", "CreateTable", "UpdateTable", "DropTable", "Atomic", "Record",
+    "Put", "Delete", "CreateTable", "UpdateTable", "DropTable", "Atomic", "Prepare", "Resolved", "Record",
     "Log", "Damage", "Segment", "read_segment", "read_frames", "frame", "atomic", "table_meta",
     "FSYNC_POLICIES", "BATCH_INTERVAL", "MAGIC", "segment_name",
 ]
@@ -93,11 +103,23 @@ class DropTable(msgspec.Struct, tag=True, array_like=True):
     name: str
 
 
+class Resolved(msgspec.Struct, tag=True, array_like=True):
+    txid: str
+    committed: bool
+
+
 class Atomic(msgspec.Struct, tag=True, array_like=True):
-    records: list[Put | Delete | CreateTable | UpdateTable | DropTable]
+    records: list[Put | Delete | CreateTable | UpdateTable | DropTable | Resolved]
 
 
-Record = Put | Delete | CreateTable | UpdateTable | DropTable | Atomic
+class Prepare(msgspec.Struct, tag=True, array_like=True):
+    txid: str
+    entries: list         # the shard's TransactItems entries, or PartiQL statements
+    partiql: bool
+    participants: list    # every worker the transaction was prepared on
+
+
+Record = Put | Delete | CreateTable | UpdateTable | DropTable | Atomic | Prepare | Resolved
 
 
 # The table attributes a record of its definition carries (tags and TTL
@@ -266,6 +288,7 @@ class Log:
         self.last_sync = time.monotonic()
         self._atomic = None       # records of an open atomic() block
         self._depth = 0
+        self.prepared = {}        # txid -> Prepare: not resolved yet (carried over by rotate)
         self._encode = msgspec.msgpack.Encoder().encode
         self._lock = threading.Lock()
         self.number = number
@@ -313,6 +336,16 @@ class Log:
 
     def table_dropped(self, name):
         self.append(DropTable(name))
+
+    def prepare(self, txid, entries, partiql, participants):
+        """A cross-worker transaction prepared here: unresolved until :meth:`resolved`."""
+        record = Prepare(txid, entries, partiql, participants)
+        self.prepared[txid] = record
+        self.append(record)
+
+    def resolved(self, txid, committed):
+        self.prepared.pop(txid, None)
+        self.append(Resolved(txid, committed))
 
     @contextmanager
     def atomic(self):
@@ -386,7 +419,11 @@ class Log:
 
     def rotate(self):
         """Close this segment (flushed and synced) and start the next one;
-        returns the new segment's number."""
+        returns the new segment's number.
+
+        The segments before it go once a snapshot covers them, but a
+        snapshot holds no transaction: the unresolved ``Prepare`` records
+        start the new segment, on disk before this returns."""
         self.flush()
         with self._lock:
             os.fsync(self.fd)
@@ -396,6 +433,11 @@ class Log:
             self.fd = self._open(self.number)
             self.since_snapshot = 0
             os.close(old)
+        if self.prepared:
+            for record in self.prepared.values():
+                self.append(record)
+            self.flush()
+            self.sync()
         return self.number
 
     def close(self):

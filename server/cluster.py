@@ -100,8 +100,8 @@ aligned with the coordinator's snapshot, so its log carries the same
 TableId).  An answer waits for the log records it depends on
 (``server/commit.py``'s group commit, :meth:`GroupCommit.barrier`): the
 HTTP front's answer (:meth:`Cluster.handle`) and the replies to the calls
-that write (``req``, ``ddl``, ``tx_commit``) leave once what was logged
-meanwhile is durable, so an acknowledged write, a metadata change
+that write (``req``, ``ddl``, ``tx_prepare``, ``tx_commit``) leave once what
+was logged meanwhile is durable, so an acknowledged write, a metadata change
 included, is on disk in its owner's shard (and, for a metadata change, in
 every live worker's) under ``--fsync always``.  GSI entries are not
 logged: they are derived.  A worker rebuilds the entries of its own items
@@ -110,20 +110,37 @@ worker starts (``gsi_sync``: "here are all the entries of my items you
 store; drop the ones you had from me"; ``gsi_request``: "send me yours"),
 on the same links as the ``gsi`` changes that follow, so in order.
 
-**Transactions across workers and crashes.** Each participant's commit is
-one ``Atomic`` log record, durable before its ``tx_commit`` reply; the
-coordinator answers 200 only after every participant replied.  So an
-*acknowledged* transaction is wholly durable.  Prepare is not logged:
-a participant SIGKILLed after another participant committed but before its
-own commit record was durable loses its part, and the client, which got a
-503 (not an acknowledgement), may find the transaction applied on some
-workers only.  A participant killed while prepared (no decision yet) loses
-only its locks: the coordinator aborts the others.  A coordinator killed
-after some commit calls is not such a case: the participants it did not
-reach ask the others once past their hold, and commit.  A clean stop (SIGTERM,
-or the supervisor's death) never cuts one: a stopping worker keeps its links
-until the transactions prepared or coordinated there are decided
-(:meth:`Cluster.drain`, ``DRAIN_SECONDS`` at most).
+**Transactions across workers and crashes.** With a log, a participant's
+prepare is logged (``kvstore.wal.Prepare``: its entries, what prepares it
+again) and its vote leaves once that record is durable; its commit is one
+``Atomic`` record of its writes and its ``Resolved``, durable before its
+``tx_commit`` reply; an abort logs a ``Resolved``.  The coordinator answers
+200 only after every participant replied, so an *acknowledged* transaction
+is wholly durable.  A participant SIGKILLed between its vote and its commit
+(after another participant committed, say) comes back with the transaction
+prepared again, its items locked before it serves anything, and resolves it
+at once as a participant past its hold does
+(:meth:`Cluster.recover_transactions`): commit if the coordinator or a
+participant says commit -- a participant that committed says so from its
+log (since its last snapshot) after a restart of its own too, and one out
+of reach is asked again for up to TX_RECOVER_SECONDS -- else abort.  The
+coordinator's decision is not logged, on purpose
+(:meth:`Cluster._tx_decision`).  A snapshot keeps the undecided prepares
+(``kvstore.wal.Log.rotate``).  Left open: the decision lives in memory --
+the coordinator tells a participant whose commit call failed again until it
+answers (:meth:`Cluster._tx_deliver`, up to TX_DELIVER_SECONDS), and each
+participant remembers its commit TX_OUTCOME_SECONDS (from the commit, or
+from its restart while its log holds it) -- so a participant back only
+after its coordinator died too and its fellows forgot, or that cannot reach
+one that committed within TX_RECOVER_SECONDS, aborts its part; and a
+restart with another worker count drops an undecided part (re-sharding runs
+before anyone can be asked; it says so in the log).  A coordinator killed
+after some commit calls leaves no partial transaction either: the
+participants it did not reach ask the others once past their hold, and
+commit.  A clean stop (SIGTERM, or the supervisor's death) never cuts one:
+a stopping worker keeps its links until the transactions prepared or
+coordinated there are decided (:meth:`Cluster.drain`, ``DRAIN_SECONDS`` at
+most).
 
 ``AsyncHttpProtocol`` is ``server.http.HttpProtocol`` with deferred answers:
 a handler may return ``(0, future)`` (an asyncio future or a
@@ -137,8 +154,10 @@ frame is read), by ``_on_ready`` for anything else.  Requests that
 run here answer from the items' cached JSON where the single-process
 server does (``kvstore.api.ENCODED_PATHS``).
 
-Not done yet: atomic recovery of a transaction cut between its participants'
-commits (see above); --enforce-throughput keeps a
+Not done yet: a transaction whose participant is back only after its
+coordinator failed too and its fellows forgot the commit, or after a
+change of the worker count, can be left partly applied (see above);
+--enforce-throughput keeps a
 token bucket per worker (a table gets its rate on each worker); a PartiQL
 SELECT that scans copies every worker's items of the table to the front.
 """
@@ -207,6 +226,12 @@ DDL_TIMEOUT = 60.0
 TX_HOLD_SECONDS = 10.0   # a prepared participant aborts by itself after this
 TX_CALL_SECONDS = 5.0
 TX_ASK_SECONDS = 1.0     # a participant past its hold asks the others this long at most
+# With a log: how long a participant past its hold keeps asking a participant
+# out of reach (restarting: it may hold the commit on disk) before an abort.
+TX_RECOVER_SECONDS = 60.0
+# With a log: how long a coordinator keeps telling a participant whose
+# commit call failed the commit (it may be restarting, slowly).
+TX_DELIVER_SECONDS = 600.0
 # How long a transaction's outcome is remembered for the participants
 # that ask (on_tx_status): past any participant's hold.
 TX_OUTCOME_SECONDS = 3 * TX_HOLD_SECONDS
@@ -628,7 +653,7 @@ class Cluster:
             "gsi": self.on_index_change,
             "ping": lambda body: body,
             "stream_shards": self.on_stream_shards,
-            "tx_prepare": self.on_tx_prepare,
+            # "tx_prepare": set with self.commit (its vote waits for its Prepare record)
             "tx_commit": self._durably(self.on_tx_commit),
             "tx_abort": self.on_tx_abort,
             "tx_status": self.on_tx_status,
@@ -676,6 +701,7 @@ class Cluster:
         self.tx_counter = 0
         self.coordinating = 0       # cross-worker transactions this worker is deciding
         self.tx_commits = 0         # their parts committed here (TransactGetItems' check)
+        self.tx_delivering = set()  # txids decided commit, still told to a participant (_tx_deliver)
 
     @property
     def commit(self):
@@ -683,10 +709,13 @@ class Cluster:
 
     @commit.setter
     def commit(self, commit):
-        """With a log, a forwarded request's answer waits for its records
-        (``_durably``); without one, nothing to wait for: no wrapper."""
+        """With a log, a forwarded request's answer, and a participant's
+        vote, wait for their records (``_durably``); without one, nothing to
+        wait for: no wrapper."""
         self._commit = commit
         self.peers.on_forward = self.on_request if commit is None else self._durably(self.on_request)
+        self.tx_prepare = self.on_tx_prepare if commit is None else self._durably(self.on_tx_prepare)
+        self.peers.handlers["tx_prepare"] = self.tx_prepare
 
     # -- lifetime --------------------------------------------------------------
 
@@ -702,7 +731,10 @@ class Cluster:
         waits (up to ``catalog_wait`` seconds) for worker 0's catalog: worker
         0 may order a change while we start, which reaches us only once we
         listen, and after a whole restart its log is the one with every
-        acknowledged change."""
+        acknowledged change.
+
+        With a log, the transactions it recovered prepared are prepared
+        again before it listens (:meth:`recover_transactions`)."""
         peers = sorted(self.others, key=lambda p: p != 0)
         for peer in peers:
             try:
@@ -711,6 +743,8 @@ class Cluster:
                 continue
             if self.catch_up(catalog):
                 break
+        if self._commit is not None:
+            self.recover_transactions(self.db.durable.report)
         await self.peers.listen()
         if self.worker != 0:
             deadline = self.loop.time() + catalog_wait
@@ -1313,12 +1347,7 @@ class Cluster:
         for owner in owners:
             body = [txid, [e for _p, _n, e in groups[owner]], TX_HOLD_SECONDS, partiql, owners]
             if owner == self.worker:
-                fut = self.loop.create_future()
-                try:
-                    fut.set_result(self.on_tx_prepare(body))
-                except Exception as exc:
-                    fut.set_exception(exc)
-                prepares.append(fut)
+                prepares.append(self._here(self.tx_prepare, body))
             else:
                 prepares.append(self.peers.call(owner, "tx_prepare", body, timeout=TX_CALL_SECONDS))
         answers = await asyncio.gather(*prepares, return_exceptions=True)
@@ -1346,6 +1375,9 @@ class Cluster:
         mode = req.get("ReturnConsumedCapacity")
         self._tx_outcome(txid, "commit")
         commits = await self._tx_send(owners, "tx_commit", [txid, mode])
+        unreached = [o for o, answer in zip(owners, commits) if isinstance(answer, BaseException)]
+        if unreached and self._commit is not None:
+            self.loop.create_task(self._tx_deliver(txid, unreached))
         consumed = []
         for answer in commits:
             if isinstance(answer, BaseException) or answer is None:
@@ -1365,18 +1397,44 @@ class Cluster:
         calls = []
         for owner in owners:
             if owner == self.worker:
-                fut = self.loop.create_future()
                 handler = {"tx_commit": self.on_tx_commit, "tx_abort": self.on_tx_abort,
                            "tx_status": self.on_tx_status}[kind]
-                result = handler(body)
-                if inspect.isawaitable(result):
-                    fut = asyncio.ensure_future(result)
-                else:
-                    fut.set_result(result)
-                calls.append(fut)
+                calls.append(self._here(handler, body))
             else:
                 calls.append(self.peers.call(owner, kind, body, timeout=timeout or TX_CALL_SECONDS))
         return await asyncio.gather(*calls, return_exceptions=True)
+
+    async def _tx_deliver(self, txid, owners):
+        """With a log: tell ``owners`` -- participants whose commit call
+        failed (killed, say) -- the commit again every TX_ASK_SECONDS until
+        each answers, for up to TX_DELIVER_SECONDS, and meanwhile answer
+        "commit" to those that ask (:meth:`on_tx_status`).  One back from a
+        crash holds the transaction prepared again, and may be back only
+        after TX_OUTCOME_SECONDS: it must still find the decision."""
+        self.tx_delivering.add(txid)
+        deadline = self.loop.time() + TX_DELIVER_SECONDS
+        try:
+            while owners and self.loop.time() < deadline:
+                await asyncio.sleep(TX_ASK_SECONDS)
+                answers = await self._tx_send(owners, "tx_commit", [txid, None])
+                owners = [o for o, answer in zip(owners, answers) if isinstance(answer, BaseException)]
+        finally:
+            self.tx_delivering.discard(txid)
+
+    def _here(self, handler, body):
+        """A future of ``handler(body)`` run on this worker now (its result,
+        what it returns resolves to, or the exception it raises)."""
+        try:
+            result = handler(body)
+        except Exception as exc:
+            fut = self.loop.create_future()
+            fut.set_exception(exc)
+            return fut
+        if inspect.isawaitable(result):
+            return asyncio.ensure_future(result)
+        fut = self.loop.create_future()
+        fut.set_result(result)
+        return fut
 
     def on_tx_prepare(self, body):
         txid, entries, hold = body[:3]
@@ -1394,10 +1452,34 @@ class Cluster:
                     reasons = [_partiql_reason(r, i) for r, i in zip(reasons, tx.inserts)]
                 return ["cancel", reasons]
             return ["error", err.status, _encode(err.to_body())]
+        if self._commit is not None:
+            # What redoes this prepare after a crash: the vote waits for it (tx_prepare).
+            self._commit.wal.prepare(txid, entries, bool(partiql), list(participants))
         timer = self.loop.call_later(hold, self._tx_expire, txid)
         self.transactions[txid] = (tx, timer)
         self.tx_participants[txid] = [p for p in participants if p != self.worker]
         return ["ok"]
+
+    def recover_transactions(self, report):
+        """After a restart with a log (``report``: what recovery found,
+        ``kvstore/recovery.py``): prepare again each transaction the log
+        left prepared and undecided -- a crash between the vote and the
+        decision -- so its items are locked before any request or peer call
+        can write them (its ``Prepare`` logged again, so the next snapshot
+        keeps it too), and resolve it at once as a participant past its
+        hold does (:meth:`_tx_resolve`: no hold); and answer "commit" for
+        the commits the log holds, to a participant that asks.  The items
+        were locked from the prepare to the crash, so the prepare finds
+        them as it left them; one that fails anyway is aborted, loudly."""
+        for txid in report.committed:
+            self._tx_outcome(txid, "commit")
+        for record in report.prepared.values():
+            txid = record.txid
+            answer = self.on_tx_prepare([txid, record.entries, 0, record.partiql, record.participants])
+            if answer[0] != "ok":
+                log.error("transaction %s: prepared here before a restart, cannot be prepared again "
+                          "(%r); aborted", txid, answer)
+                self._commit.wal.resolved(txid, False)
 
     def _tx_outcome(self, txid, outcome):
         """Remember how ``txid`` ended here (or, as its coordinator, what was
@@ -1429,11 +1511,7 @@ class Cluster:
             return  # decided meanwhile
         decided = None
         try:
-            coordinator = txid.partition(".")[0]
-            if coordinator.isdigit():
-                decided = await self._tx_ask([int(coordinator)], txid)
-            if decided is None:
-                decided = await self._tx_ask(self.tx_participants.get(txid, ()), txid)
+            decided = await self._tx_decision(txid)
         except Exception:
             log.exception("transaction %s: asking for its outcome failed", txid)
         finally:
@@ -1447,20 +1525,46 @@ class Cluster:
                     log.warning("transaction %s: no decision in time, aborted (locks released)", txid)
                     self.on_tx_abort([txid])
 
-    async def _tx_ask(self, workers, txid):
-        """``"commit"`` or ``"abort"`` if one of ``workers`` knows (a
-        participant's "abort" is only its own: not conclusive), else None."""
-        answers = await self._tx_send(workers, "tx_status", txid, TX_ASK_SECONDS)
-        if "commit" in answers:
-            return "commit"
-        if len(workers) == 1 and answers and answers[0] == "abort":
-            return "abort"
-        return None
+    async def _tx_decision(self, txid):
+        """``"commit"`` or ``"abort"`` as the coordinator answers, else
+        ``"commit"`` if a participant committed (a participant's "abort" is
+        only its own: not conclusive), else None: abort.
+
+        The coordinator's decision is not logged, on purpose: it dies with
+        the coordinator, so a coordinator found dead (or restarted: its new
+        self knows nothing) can no longer decide commit, and if no
+        participant committed either, abort is safe without waiting for the
+        coordinator to come back.  A logged decision that came back with a
+        restarted coordinator would commit where the others had aborted.
+
+        What a commit leaves is each committed participant's ``Resolved``
+        record, and a participant answers "commit" from it after a restart
+        too (:meth:`recover_transactions`).  So with a log, a participant
+        out of reach -- restarting, maybe with its commit on disk -- is asked
+        again, every TX_ASK_SECONDS for up to TX_RECOVER_SECONDS, before an
+        abort; without one, what it knew died with it: no wait."""
+        coordinator = txid.partition(".")[0]
+        if coordinator.isdigit():
+            answer = (await self._tx_send([int(coordinator)], "tx_status", txid, TX_ASK_SECONDS))[0]
+            if answer in ("commit", "abort"):
+                return answer
+        workers = self.tx_participants.get(txid, ())
+        deadline = self.loop.time() + TX_RECOVER_SECONDS
+        while True:
+            answers = await self._tx_send(workers, "tx_status", txid, TX_ASK_SECONDS)
+            if "commit" in answers:
+                return "commit"
+            unreachable = any(isinstance(answer, BaseException) for answer in answers)
+            if not unreachable or self._commit is None or self.loop.time() >= deadline:
+                return None
+            await asyncio.sleep(TX_ASK_SECONDS)
 
     def on_tx_status(self, txid):
         """What this worker knows of ``txid``: ``"commit"``, ``"abort"``,
         ``"prepared"`` or None.  Asked its coordinator's undecided
         transaction, decides abort (the coordinator then aborts it)."""
+        if txid in self.tx_delivering:
+            return "commit"
         if txid in self.tx_outcomes:
             if self.tx_outcomes[txid] is None:
                 self.tx_outcomes[txid] = "abort"
@@ -1479,7 +1583,7 @@ class Cluster:
         timer.cancel()
         if not self._coordinates(txid):
             self._tx_outcome(txid, "commit")
-        consumed = tx.commit()
+        consumed = tx.commit() if self._commit is None else self._commit_logged(txid, tx)
         self.tx_commits += 1
         for c in consumed:
             self.db.throughput.charge(c)
@@ -1489,6 +1593,15 @@ class Cluster:
             return self.loop.create_task(self._after(acks, rendered))
         return rendered
 
+    def _commit_logged(self, txid, tx):
+        """``tx.commit()`` with its writes and its ``Resolved`` in one
+        ``Atomic`` record: recovery finds both or neither."""
+        wal = self._commit.wal
+        with wal.atomic():
+            consumed = tx.commit()
+            wal.resolved(txid, True)
+        return consumed
+
     def on_tx_abort(self, body):
         txid = body[0]
         found = self.transactions.pop(txid, None)
@@ -1496,14 +1609,17 @@ class Cluster:
         if found is not None:
             found[1].cancel()
             found[0].abort()
+            if self._commit is not None:
+                self._commit.wal.resolved(txid, False)
             if not self._coordinates(txid):
                 self._tx_outcome(txid, "abort")
         return True
 
     def _coordinates(self, txid):
-        """Whether ``txid`` was coordinated here (its outcome entry is then
-        the coordinator's decision)."""
-        return txid.partition(".")[0] == str(self.worker)
+        """Whether ``txid`` was coordinated here, by this incarnation (its
+        outcome entry is then the coordinator's decision; a transaction of
+        this worker's former self, recovered from its log, is not)."""
+        return txid.startswith(self.tx_prefix)
 
     # -- PartiQL ------------------------------------------------------------------------
     # A statement naming one item runs like the item operation (here, or

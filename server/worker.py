@@ -24,10 +24,14 @@ that at start.  Once started, what exists is frozen out of the cyclic GC
 (``server.app.settle_gc``, as in the single-process server).
 ``KVSTORE_WORKER_PROFILE=/tmp/prof`` writes a
 CPU-time cProfile of each worker to ``/tmp/prof.w<I>`` when it stops.
+Test-only: ``KVSTORE_TEST_TX_COMMIT_DELAY=<I>:<seconds>`` makes worker I
+answer ``tx_commit`` calls that late, so that a test can kill a participant
+between its vote and its commit (tests/durability/test_workers_durability.py).
 """
 
 import argparse
 import asyncio
+import inspect
 import logging
 import os
 import signal
@@ -62,6 +66,21 @@ def install_index_hook(cluster):
     Index.remote_partitions = remote_partitions
 
 
+def delay_commits_for_tests(cluster):
+    """``KVSTORE_TEST_TX_COMMIT_DELAY`` (test-only, see above)."""
+    worker, _, seconds = os.environ.get("KVSTORE_TEST_TX_COMMIT_DELAY", "").partition(":")
+    if not seconds or int(worker) != cluster.worker:
+        return
+    handler = cluster.peers.handlers["tx_commit"]
+
+    async def late(body):
+        await asyncio.sleep(float(seconds))
+        result = handler(body)
+        return await result if inspect.isawaitable(result) else result
+
+    cluster.peers.handlers["tx_commit"] = late
+
+
 def die_with_parent():
     """SIGTERM when the parent dies (Linux; elsewhere the poll in run() does)."""
     try:
@@ -78,6 +97,7 @@ async def run(args, serve):
     db = build_database(args.index, args.count, enforce_throughput=getattr(serve, "enforce_throughput", False))
     cluster = Cluster(db, args.index, args.count, args.sockets, loop=loop)
     install_index_hook(cluster)
+    delay_commits_for_tests(cluster)
     commit = None
     data_dir = getattr(serve, "data_dir", None)
     if data_dir is not None:

@@ -11,9 +11,9 @@ import pytest
 
 import kvstore
 from kvstore.datadir import CorruptData, DataDir, DataDirLocked
-from kvstore.recovery import recover
+from kvstore.recovery import recover, reshard
 from kvstore.snapshot import capture, load_snapshot, write_snapshot
-from kvstore.wal import Log, segment_name
+from kvstore.wal import Log, Prepare, segment_name
 
 
 def make_db():
@@ -96,6 +96,66 @@ def test_snapshot_round_trip_and_log_after_it(tmp_path):
     assert scan_all(fresh) == scan_all(db)
     assert fresh.request("DescribeTable", {"TableName": "tbl"})["Table"]["TableId"] == \
         db.tables["tbl"].table_id
+    datadir.close()
+
+
+# -- transactions across workers (server/cluster.py's two-phase commit) -----------------
+
+PUT = {"Put": {"TableName": "tbl", "Item": {"pk": {"S": "x"}, "sk": {"N": "1"}}}}
+
+
+def test_recovery_tells_undecided_transactions_from_resolved_ones(tmp_path):
+    """A Prepare without its Resolved is undecided; a commit's Resolved is
+    in the Atomic of its writes."""
+    db = make_db()
+    datadir = DataDir(str(tmp_path))
+    log = Log(datadir.shard_dir(0), 1, "always")
+    log_db(log, db)
+    for txid in ("0.a.1", "0.a.2", "0.a.3"):
+        log.prepare(txid, [PUT], txid == "0.a.3", [1, 2])
+    with log.atomic():
+        log.put("tbl", PUT["Put"]["Item"], 10)
+        log.resolved("0.a.1", True)
+    log.resolved("0.a.2", False)
+    assert list(log.prepared) == ["0.a.3"]
+    log.close()
+    fresh = kvstore.Database()
+    report, _, _ = recover(fresh, datadir)
+    assert report.prepared == {"0.a.3": Prepare("0.a.3", [PUT], True, [1, 2])}
+    assert report.committed == ["0.a.1"]
+    assert fresh.tables["tbl"].item_count == 1  # the commit's write
+    datadir.close()
+
+
+def test_an_undecided_transaction_survives_a_snapshot(tmp_path):
+    """A snapshot holds items only: the new segment starts with the
+    undecided Prepare records (on disk before the old segments go)."""
+    db = kvstore.Database(path=str(tmp_path), snapshot_bytes=0)
+    db.wal.prepare("0.a.1", [PUT], False, [1, 2])
+    db.wal.prepare("0.a.2", [PUT], False, [1, 2])
+    db.wal.resolved("0.a.2", False)
+    db.snapshot()
+    shard = os.path.join(str(tmp_path), "shard-0")
+    assert len([name for name in os.listdir(shard) if name.startswith("wal-")]) == 1
+    db.close()
+    datadir = DataDir(str(tmp_path))
+    report, _, _ = recover(kvstore.Database(), datadir)
+    assert list(report.prepared) == ["0.a.1"]
+    datadir.close()
+
+
+def test_resharding_drops_an_undecided_transaction_with_a_warning(tmp_path, caplog):
+    """Nobody can be asked before the workers start: its part is aborted."""
+    datadir = DataDir(str(tmp_path))
+    log = Log(datadir.shard_dir(0), 1, "always")
+    log_db(log, make_db())
+    log.prepare("0.a.1", [PUT], False, [0, 1])
+    log.close()
+    reshard(datadir, 2)
+    assert "transaction 0.a.1 was prepared and undecided" in caplog.text
+    for shard in (0, 1):
+        report, _, _ = recover(kvstore.Database(), datadir, shard)
+        assert report.prepared == {}
     datadir.close()
 
 

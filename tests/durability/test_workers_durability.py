@@ -12,7 +12,8 @@ changed (kvstore/recovery.py).  What is checked here:
 * the whole server SIGKILLed under load, restarted with another count,
   keeps every acknowledged write, in the table and in its GSI;
 * an acknowledged transaction across workers survives a participant's
-  SIGKILL;
+  SIGKILL, and one whose participant is SIGKILLed between its vote and
+  its commit, after the other committed, is whole once it is back;
 * a second server on the directory is refused, and a SIGKILLed
   supervisor's workers release the lock by themselves;
 * a re-sharding cut by a crash at any of its steps loses and duplicates
@@ -31,6 +32,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import kvstore
+from kvstore._core import hash64
 from kvstore.datadir import DataDir
 from worker_procs import alive, gsi_table_spec, keys_on, owner, wait_for, worker_pids
 
@@ -314,6 +316,55 @@ def test_an_acknowledged_transaction_across_workers_survives_a_participant_kill(
     again = servers(tmp_path, "--workers", "2")
     client = boto3_client(again.port)
     assert values() == ["97", "103"]
+
+
+def test_a_participant_killed_between_its_vote_and_its_commit_recovers_its_part(tmp_path, servers, monkeypatch):
+    """Worker 2's commit call comes late (a test-only delay); worker 1
+    commits; worker 2 is SIGKILLed, prepared.  Restarted, it finds its
+    prepare in its log, asks the coordinator (worker 0, by the token) and
+    commits: the transaction is whole, and stays so after a restart."""
+    monkeypatch.setenv("KVSTORE_TEST_TX_COMMIT_DELAY", "2:30")
+    count = 3
+    server = servers(tmp_path, "--workers", str(count), "--fsync", "always")
+    client = boto3_client(server.port)
+    create_table(client)
+    a, b = keys_on(count, 1, 1)[0], keys_on(count, 2, 1)[0]
+    for key in (a, b):
+        client.put_item(TableName=TABLE, Item={"id": {"S": key}, "n": {"N": "100"}})
+    token = next(t for t in (f"token-{i}" for i in range(100)) if hash64(t.encode()) % count == 0)
+    answer = []
+
+    def transfer():
+        try:
+            boto3_client(server.port, attempts=0).transact_write_items(ClientRequestToken=token, TransactItems=[
+                {"Update": {"TableName": TABLE, "Key": {"id": {"S": a}}, "UpdateExpression": "SET n = n - :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+                {"Update": {"TableName": TABLE, "Key": {"id": {"S": b}}, "UpdateExpression": "SET n = n + :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            ])
+            answer.append("ok")
+        except Exception as exc:  # 503, or the connection's worker was the one killed
+            answer.append(exc)
+
+    def values():
+        return [client.get_item(TableName=TABLE, Key={"id": {"S": k}}, ConsistentRead=True)["Item"]["n"]["N"]
+                for k in (a, b)]
+
+    pids = worker_pids(server.proc.pid)
+    thread = threading.Thread(target=transfer)
+    thread.start()
+    assert wait_for(lambda: values() == ["99", "100"], 10)  # worker 1 committed; worker 2 waits
+    os.kill(pids[2], signal.SIGKILL)
+    thread.join(30)
+    assert len(answer) == 1 and answer != ["ok"]  # never acknowledged
+    assert wait_for(lambda: worker_pids(server.proc.pid).get(2) not in (None, pids[2]), 10)
+    assert wait_for(lambda: _quietly(values) == ["99", "101"], 20), (_quietly(values), server.output)
+    # Killed again at once (worker 2's commit maybe not on disk yet: then
+    # its prepare is, and it finds the commit in worker 1's log).
+    kill_everything(server)
+    again = servers(tmp_path, "--workers", str(count))
+    client = boto3_client(again.port)
+    assert wait_for(lambda: _quietly(values) == ["99", "101"], 20), (_quietly(values), again.output)
 
 
 def _quietly(fn):

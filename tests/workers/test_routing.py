@@ -3,10 +3,12 @@
 Each Cluster is a worker's engine and routing, linked to the others by real
 Unix sockets; requests enter through ``Cluster.handle`` as the HTTP front
 would call it.  This is where failures are staged precisely: a participant
-that never hears the decision, a participant that vanishes mid-transaction.
+that never hears the decision, a participant that vanishes mid-transaction,
+and (with a data directory) one that crashes between its vote and its commit.
 """
 
 import asyncio
+import os
 
 import msgspec
 import pytest
@@ -14,6 +16,7 @@ import pytest
 import server.cluster as cluster_module
 from kvstore.schema import Index
 from server.cluster import DEFERRED, Cluster, build_database, outcome
+from server.commit import GroupCommit
 
 from worker_procs import keys_on, owner
 
@@ -328,6 +331,210 @@ def test_conflicting_transactions_cancel_and_never_half_apply(tmp_path):
         finally:
             for node in nodes:
                 await node.close()
+
+    run(main())
+
+
+# -- transactions across workers with a data directory --------------------------------
+
+
+def durable_node(tmp_path, worker, count=3):
+    """Worker ``worker`` recovered from its shard of ``tmp_path/data``,
+    logging there with group commit (``--fsync always``), not started."""
+    loop = asyncio.get_running_loop()
+    db = build_database(worker, count)
+    db._open(str(tmp_path / "data"), "always", False, 0, lock=False)
+    node = Cluster(db, worker, count, str(tmp_path), loop=loop)
+    node.commit = GroupCommit(db.durable, loop)
+    return node
+
+
+async def durable_start(tmp_path, count=3):
+    nodes = [durable_node(tmp_path, i, count) for i in range(count)]
+    for node in nodes:
+        await node.start()
+    return nodes
+
+
+async def crash(node):
+    """``node`` gone as by SIGKILL: links cut, timers stopped, its log's
+    unwritten records lost (what the log had made durable stays)."""
+    for _tx, timer in node.transactions.values():
+        timer.cancel()
+    await node.peers.close()
+    node.commit.close()
+    wal = node.db.wal
+    wal.buffer.clear()
+    os.close(wal.fd)
+    node.commit = node.db.durable = None  # nothing left to close
+
+
+async def stop(nodes):
+    for node in nodes:
+        await node.close()
+        if node.commit is not None:
+            node.commit.close()
+            node.db.close()
+
+
+@pytest.mark.parametrize("checkpoint,operation", [
+    (False, "TransactWriteItems"), (True, "TransactWriteItems"), (False, "ExecuteTransaction")])
+def test_participant_killed_between_its_vote_and_its_commit_recovers_its_part(tmp_path, checkpoint, operation):
+    # DynamoDB: a transaction is all or nothing.  Worker 2 votes (its
+    # prepare on disk), its commit call is late, worker 1 commits, worker 2
+    # dies (after a snapshot: the prepare survives it too); restarted from
+    # its log, it prepares again, asks the coordinator and commits its part.
+    async def main():
+        nodes = await durable_start(tmp_path)
+        try:
+            await make_table(nodes)
+            a, b = keys_on(3, 1, 1)[0], keys_on(3, 2, 1)[0]
+            for k in (a, b):
+                await call(nodes[0], "PutItem", {"TableName": "tab", "Item": {"id": {"S": k}, "n": {"N": "10"}}})
+            request = (transfer if operation == "TransactWriteItems" else statements)("tab", a, b)
+            task, txid = await committed_on_1_not_on_2(nodes, request, operation)
+            if checkpoint:
+                nodes[2].db.durable.snapshot()
+            await crash(nodes[2])
+            status, _ = await task
+            assert status == 503  # never acknowledged
+            nodes[2] = durable_node(tmp_path, 2)
+            assert list(nodes[2].db.durable.report.prepared) == [txid]
+            await nodes[2].start()
+            while nodes[2].transactions:
+                await asyncio.sleep(0.01)
+            assert await values(nodes, (a, b)) == ["9", "11"]
+            assert all(len(node.db.locks) == 0 for node in nodes)
+            # Its commit and its resolution are logged: nothing to resolve at the next start.
+            await stop(nodes[2:])
+            nodes[2] = durable_node(tmp_path, 2)
+            assert nodes[2].db.durable.report.prepared == {}
+            assert txid in nodes[2].db.durable.report.committed
+            await nodes[2].start()
+            assert await values(nodes, (a, b)) == ["9", "11"]
+        finally:
+            await stop(nodes)
+
+    run(main())
+
+
+def statements(table, src, dst):
+    """``transfer`` as an ExecuteTransaction request."""
+    return {"TransactStatements": [
+        {"Statement": f'UPDATE "{table}" SET n = n - ? WHERE id = ?', "Parameters": [{"N": "1"}, {"S": src}]},
+        {"Statement": f'UPDATE "{table}" SET n = n + ? WHERE id = ?', "Parameters": [{"N": "1"}, {"S": dst}]},
+    ]}
+
+
+async def committed_on_1_not_on_2(nodes, request, operation="TransactWriteItems"):
+    """Run ``request`` (a transaction on workers 1 and 2, coordinated by
+    worker 0) until worker 1's commit is on disk and worker 2, prepared,
+    still waits for its commit call; the request's task and the txid."""
+    delay(nodes[2], "tx_commit", 60)
+    task = asyncio.ensure_future(call(nodes[0], operation, request))
+    wal = nodes[1].commit.wal
+    while nodes[1].transactions or not nodes[2].transactions or wal.synced != wal.seq:
+        await asyncio.sleep(0.01)
+    (txid,) = nodes[2].transactions
+    return task, txid
+
+
+def test_participant_back_after_the_outcomes_are_forgotten_still_commits(tmp_path, monkeypatch):
+    # Worker 2 is back only after the others forgot the outcome: the
+    # coordinator, whose commit call to it failed, still tells it.
+    monkeypatch.setattr(cluster_module, "TX_OUTCOME_SECONDS", 0.1)
+    monkeypatch.setattr(cluster_module, "TX_ASK_SECONDS", 0.1)
+
+    async def main():
+        nodes = await durable_start(tmp_path)
+        try:
+            await make_table(nodes)
+            a, b = keys_on(3, 1, 1)[0], keys_on(3, 2, 1)[0]
+            for k in (a, b):
+                await call(nodes[0], "PutItem", {"TableName": "tab", "Item": {"id": {"S": k}, "n": {"N": "10"}}})
+            task, txid = await committed_on_1_not_on_2(nodes, transfer("tab", a, b))
+            await crash(nodes[2])
+            assert (await task)[0] == 503
+            await asyncio.sleep(0.3)
+            nodes[0]._tx_outcome("other", "abort")  # forgets what is older than 0.1 s
+            nodes[1]._tx_outcome("other", "abort")
+            assert txid not in nodes[0].tx_outcomes and txid not in nodes[1].tx_outcomes
+            nodes[2] = durable_node(tmp_path, 2)
+            await nodes[2].start()
+            while nodes[2].transactions or nodes[0].tx_delivering:
+                await asyncio.sleep(0.01)
+            assert await values(nodes, (a, b)) == ["9", "11"]
+            assert all(len(node.db.locks) == 0 for node in nodes)
+        finally:
+            await stop(nodes)
+
+    run(main())
+
+
+def test_restarted_participant_waits_for_a_restarting_fellow_that_holds_the_commit(tmp_path, monkeypatch):
+    # Every worker dies (a power cut) after worker 1 committed, before worker
+    # 2 did: no memory holds the decision, worker 1's log holds its commit.
+    # Worker 2, back first, asks worker 1 again until it is back, and commits.
+    monkeypatch.setattr(cluster_module, "TX_ASK_SECONDS", 0.1)
+
+    async def main():
+        nodes = await durable_start(tmp_path)
+        try:
+            await make_table(nodes)
+            a, b = keys_on(3, 1, 1)[0], keys_on(3, 2, 1)[0]
+            for k in (a, b):
+                await call(nodes[0], "PutItem", {"TableName": "tab", "Item": {"id": {"S": k}, "n": {"N": "10"}}})
+            task, _txid = await committed_on_1_not_on_2(nodes, transfer("tab", a, b))
+            for node in nodes:
+                await crash(node)
+            task.cancel()
+            for i in (0, 2):
+                nodes[i] = durable_node(tmp_path, i)
+                await nodes[i].start()
+            await asyncio.sleep(0.5)
+            assert len(nodes[2].transactions) == 1  # still asking (worker 1 is down)
+            nodes[1] = durable_node(tmp_path, 1)
+            await nodes[1].start()
+            while nodes[2].transactions:
+                await asyncio.sleep(0.01)
+            assert await values(nodes, (a, b)) == ["9", "11"]
+            assert all(len(node.db.locks) == 0 for node in nodes)
+        finally:
+            await stop(nodes)
+
+    run(main())
+
+
+def test_participant_killed_while_undecided_aborts_after_restart(tmp_path):
+    # Worker 2 prepared a transaction nobody decided and died: restarted, it
+    # holds the item locked until the coordinator (which knows nothing of
+    # it) and the other participant (nor does it) have answered, then
+    # aborts, releases the lock, and logs the abort.
+    async def main():
+        nodes = await durable_start(tmp_path)
+        try:
+            await make_table(nodes)
+            key = keys_on(3, 2, 1)[0]
+            await call(nodes[2], "PutItem", {"TableName": "tab", "Item": {"id": {"S": key}, "n": {"N": "5"}}})
+            put = {"Put": {"TableName": "tab", "Item": {"id": {"S": key}, "n": {"N": "6"}}}}
+            answer = await nodes[0].peers.call(2, "tx_prepare", ["0.99", [put], 30, False, [1, 2]])
+            assert answer == ["ok"]
+            await crash(nodes[2])
+            delay(nodes[0], "tx_status", 0.3)
+            nodes[2] = durable_node(tmp_path, 2)
+            await nodes[2].start()
+            assert len(nodes[2].db.locks) == 1  # prepared again before it listens
+            status, body = await call(nodes[2], "PutItem", {"TableName": "tab", "Item": {"id": {"S": key}}})
+            assert status == 400 and body["__type"].endswith("TransactionConflictException")
+            while nodes[2].transactions:
+                await asyncio.sleep(0.01)
+            assert len(nodes[2].db.locks) == 0
+            assert await values(nodes, (key,)) == ["5"]
+            await stop(nodes[2:])
+            nodes[2] = durable_node(tmp_path, 2)
+            assert nodes[2].db.durable.report.prepared == {}
+        finally:
+            await stop(nodes)
 
     run(main())
 
