@@ -34,15 +34,16 @@ class LinkBase:
     def flush(self) -> None: ...
     def data_received(self, data: bytes) -> None: ...
 
-def forward(node: Any, peer: int, op: str, body: bytes, done: Callable[[int, Any], Any]) -> None:
+def forward(node: Any, peer: int, op: str, body: bytes | bytearray | memoryview,
+            done: Callable[[int, Any], Any]) -> None:
     """``PeerNode.forward(peer, op, body, done)``."""
 
 def read_frames(link: LinkBase, data: bytes | bytearray, error: Callable[[str], Exception]) -> int:
     """Handle the whole frames at the start of ``data``: the bytes they took,
     or -1 at a malformed frame."""
 
-def append_forward(buf: bytearray, frame_id: int, op: bytes, body: bytes) -> None:
-    """Add a forward frame to ``buf``."""
+def append_forward(buf: bytearray, frame_id: int, op: bytes, body: bytes | bytearray | memoryview) -> None:
+    """Add a forward frame to ``buf`` (a bytes or bytearray body copied straight in)."""
 
 def append_answer(buf: bytearray, frame_id: int, status: int, payload: bytes) -> None:
     """Add an answer frame to ``buf``."""

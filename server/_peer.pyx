@@ -33,6 +33,10 @@ from cpython.long cimport PyLong_AsUnsignedLongMask
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.string cimport memcpy
 
+cdef extern from "Python.h":
+    ctypedef struct PyByteArrayObject:
+        Py_ssize_t ob_alloc     # bytes allocated (the size in use + 1 at least)
+
 __all__ = [
     "LinkBase", "forward", "read_frames", "append_forward", "append_answer",
     "FORWARD", "ANSWER", "MAX_FRAME", "MAX_ID",
@@ -270,9 +274,19 @@ cdef bytes _op_name(op):
 
 
 cdef unsigned char *_grow(bytearray buf, Py_ssize_t extra) except NULL:
-    """Room for ``extra`` more bytes at the end of ``buf``: their address."""
+    """Room for ``extra`` more bytes at the end of ``buf``: their address.
+
+    A link's buffer starts empty each turn and takes its frames one by one;
+    grown to the exact size each time (what a bytearray does for a jump of
+    more than an eighth), every frame cost a realloc and often a copy of
+    the frames before it.  So past its allocation the buffer is first
+    sized to twice what it needs, then cut back to it (a cut to half or
+    more keeps the allocation): a few reallocs a turn."""
     cdef Py_ssize_t at = PyByteArray_GET_SIZE(buf)
-    PyByteArray_Resize(buf, at + extra)
+    cdef Py_ssize_t need = at + extra
+    if need >= (<PyByteArrayObject *>buf).ob_alloc:
+        PyByteArray_Resize(buf, 2 * need)
+    PyByteArray_Resize(buf, need)
     return <unsigned char *>PyByteArray_AS_STRING(buf) + at
 
 
@@ -287,8 +301,10 @@ def append_forward(bytearray buf, unsigned long frame_id, bytes op, body):
 
 
 cdef int _append_forward(bytearray buf, unsigned long frame_id, bytes op, body) except -1:
-    cdef bytes raw = _as_bytes(body)
-    cdef Py_ssize_t op_len = PyBytes_GET_SIZE(op), body_len = PyBytes_GET_SIZE(raw)
+    # A bytes or bytearray body is copied once, straight from its buffer.
+    if type(body) is not bytes and type(body) is not bytearray:
+        body = bytes(body)
+    cdef Py_ssize_t op_len = PyBytes_GET_SIZE(op), body_len = len(body)
     if op_len > 255:
         raise ValueError("operation name too long")
     cdef unsigned char *w = _grow(buf, FORWARD_HEAD + op_len + body_len)
@@ -297,7 +313,7 @@ cdef int _append_forward(bytearray buf, unsigned long frame_id, bytes op, body) 
     _put_u32(w + 5, frame_id)
     w[9] = <unsigned char>op_len
     memcpy(w + FORWARD_HEAD, PyBytes_AS_STRING(op), op_len)
-    memcpy(w + FORWARD_HEAD + op_len, PyBytes_AS_STRING(raw), body_len)
+    memcpy(w + FORWARD_HEAD + op_len, _start(body), body_len)
     return 0
 
 

@@ -10,6 +10,7 @@ import struct
 import msgspec
 import pytest
 
+from server import _peer
 from server.peers import (
     Call, PeerError, PeerNode, PeerTimeout, PeerUnavailable, Reply, socket_path,
 )
@@ -255,6 +256,30 @@ def test_forward_frame_is_a_fixed_header_then_raw_bytes(tmp_path):
             await close_all(a, b)
 
     run(main())
+
+
+def test_forward_frames_take_any_bytes_like_body_and_a_turn_of_them_stays_whole():
+    # A bytes or bytearray body is copied straight in (a plain batch's
+    # parts are bytearrays), anything else as bytes(body); a buffer that
+    # takes many frames (allocated ahead of them) keeps every one intact.
+    body = b'{"TableName":"t"}' * 40
+    frames = []
+    for kind in (bytes, bytearray, memoryview):
+        buf = bytearray()
+        _peer.append_forward(buf, 7, b"GetItem", kind(body))
+        frames.append(bytes(buf))
+    assert frames[0] == frames[1] == frames[2] == (
+        struct.pack(">IBIB", 1 + 4 + 1 + 7 + len(body), 1, 7, 7) + b"GetItem" + body)
+    buf = bytearray()
+    for i in range(60):
+        _peer.append_forward(buf, i, b"Op", body[: i * 13])
+    offset = 0
+    for i in range(60):
+        size, kind, frame_id, op_len = struct.unpack_from(">IBIB", buf, offset)
+        assert (kind, frame_id, op_len) == (1, i, 2)
+        assert bytes(buf[offset + 10:offset + 4 + size]) == b"Op" + body[: i * 13]
+        offset += 4 + size
+    assert offset == len(buf)
 
 
 def test_forwards_are_answered_with_raw_bytes_out_of_order(tmp_path):
