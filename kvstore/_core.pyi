@@ -191,19 +191,25 @@ def store_writes(writes: list[tuple[Any, Any, Any, int]], locs: list[tuple[Parti
 
 def route_writes(
     table: Any, requests: list[Any], writes: list[tuple[Any, Any, Any, int]],
-    groups: dict[int, dict[str, list[Any]]], forms: dict[int, dict[str, list[Any]]] | None,
+    groups: dict[int, dict[str, list[Any]]], forms: dict[int, bytearray] | None,
 ) -> bool | None:
     """Split one table's plain writes (plain_writes' of ``requests``) by the
     owner ``table.ring`` gives them: each request into
     ``groups[owner][table.name]``, and when ``forms`` is a dict each
-    write's stored form into ``forms[owner][table.name]`` ([table id, hk,
-    sk, JSON or None, size, ...]).  None if an item is named twice; else
-    whether the forms are complete (False when a put has no exact JSON)."""
+    write's stored form (hk, sk, JSON, size; a section per table with its
+    name and id) into the part ``forms[owner]``.  None if an item is named
+    twice; else whether the forms are complete (False when a put has no
+    exact JSON)."""
 
-def store_routed(tables: list[tuple[Ring, Any, list[Any]]]) -> bool | None:
-    """Store route_writes' forms of tables that write alone, given as
-    (ring, partitions, form): None, nothing written, when a partition is
-    not a Partition here; else True, applied in order as store_writes."""
+def store_part(part: bytes | bytearray, tables: dict[str, Any]) -> bool | None:
+    """Store a part that route_writes made: None, nothing written, when a
+    table is missing, not the one the front saw (its id) or does not write
+    alone, or a partition is not a Partition here; else True, applied in
+    order as store_writes.  ValueError for a malformed part."""
+
+def routed_writes(part: bytes | bytearray) -> list[tuple[str, str, list[tuple[bytes, bytes, bytes, int]]]]:
+    """A part that route_writes made, as ``[(table name, table id, [(hk,
+    sk, JSON, size), ...]), ...]`` (size -1: a delete)."""
 
 def store_item(part: Partition, token: int, hk: bytes, sk: bytes, item: dict[str, Any], size: int) -> None:
     """Put a validated item (a table with no index, stream or log), stored

@@ -53,9 +53,11 @@ when misused and never a DynamoDB error.
   PutItem and UpdateItem into a table with no index, stream or log, from the
   request's items to the partitions in a few calls per table
   (kvstore/api/batch.py, items.py); like the item fast paths, None when not
-  certain.  ``route_writes`` / ``store_routed``: the same batch spread
-  over a multi-worker server's workers, split by owner with each write in
-  stored form at the front, stored with no other check at its owner.
+  certain.  ``route_writes`` / ``store_part``: the same batch spread
+  over a multi-worker server's workers, split by owner at the front into
+  parts of bytes with each write in stored form, stored at its owner with
+  no other check than that its tables are still the front's
+  (``routed_writes`` reads a part back).
   They store each item as its JSON alone when decoding that
   gives the item back exactly: one bytes object instead of a tree of ~10
   dicts and strings, which is what made replacing an item costly (freeing
@@ -80,6 +82,7 @@ from decimal import Decimal
 
 import msgspec
 
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.unicode cimport (Py_UCS1, PyUnicode_1BYTE_DATA, PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8,
                               PyUnicode_GET_LENGTH)
@@ -98,6 +101,7 @@ cdef extern from "Python.h":
     Py_ssize_t PyDict_GET_SIZE(object o)
     long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
     bint PyUnicode_IS_ASCII(object o)
+    PyObject *PyDict_GetItemWithError(object d, object key) except? NULL
 
 
 # ---------------------------------------------------------------------------
@@ -1692,11 +1696,38 @@ def store_writes(list writes not None, list locs not None):
 
 # The parts of a plain BatchWriteItem sent to the workers that own them
 # (server/cluster.py): the front finds each write's owner and stored form
-# once (route_writes), the owner only stores them (store_routed).  A
-# table's writes in a part are one flat list: the table's id (its
-# incarnation), then four entries a write: hk, sk, the JSON of the put's
-# item or of the delete's key, and the item's size (-1: a delete).  With
-# the JSON the front can give the part back in request form.
+# once (route_writes), the owner only stores them (store_part).  A part is
+# the bytes of a forward frame's body, written and read here only, so it
+# is built in place with no intermediate objects and read with one copy a
+# key or item:
+#
+#   part  := table*
+#   table := u32 len, table name (UTF-8), u32 len, table id (UTF-8), u32 n, write * n
+#   write := u32 len, hk, u32 len, sk, u32 len, JSON, i64 size
+#
+# (little-endian).  JSON is the put's item as store_writes stores it, or
+# the deleted key's; size is the item's, -1 for a delete.  With the JSON
+# the front can give the part back in request form (routed_writes).
+
+cdef inline void _write32(unsigned char *p, uint64_t v) noexcept nogil:
+    p[0] = v & 0xFF
+    p[1] = (v >> 8) & 0xFF
+    p[2] = (v >> 16) & 0xFF
+    p[3] = (v >> 24) & 0xFF
+
+
+cdef inline unsigned char *_put_field(unsigned char *w, const char *data, Py_ssize_t size) noexcept nogil:
+    """Write a length-prefixed field at ``w``; the address past it."""
+    _write32(w, <uint64_t>size)
+    memcpy(w + 4, data, size)
+    return w + 4 + size
+
+
+cdef inline Py_ssize_t _field_size(Py_ssize_t size) except -1:
+    if size > 0xFFFFFFFF:
+        raise OverflowError("a part's field is longer than 4 GB")
+    return 4 + size
+
 
 def route_writes(table, list requests not None, list writes not None, dict groups not None, dict forms):
     """Split one table's plain writes by owner: ``writes`` are plain_writes'
@@ -1704,27 +1735,29 @@ def route_writes(table, list requests not None, list writes not None, dict group
     partition (as Table.locate finds it).  Each request is appended to
     ``groups[owner][table.name]``; when ``forms`` is a dict, each write's
     stored form (key bytes, a put's JSON as store_writes stores it, a
-    delete's key as JSON) to ``forms[owner][table.name]``, a list that
-    starts with ``table.table_id``.  Returns None if one item is named
-    twice; else whether the forms are complete (False: ``forms`` was None,
-    or a put has no _json_form)."""
+    delete's key as JSON, the size) to the part ``forms[owner]`` (a
+    bytearray, see above), in a section of ``table.name`` and
+    ``table.table_id``.  Returns None if one item is named twice; else
+    whether the forms are complete (False: ``forms`` was None, or a put has
+    no _json_form; then nothing was added to them)."""
     cdef Ring ring = table.ring
     name = table.name
     cdef set seen = set()
-    cdef bytes hk, sk
+    cdef bytes raw
     cdef uint64_t token
     cdef dict by_table
     cdef list found
+    cdef list keys = []     # per write: (hk, sk), then its JSON
     cdef tuple key
-    cdef Py_ssize_t i
-    for i in range(len(writes)):
+    cdef Py_ssize_t i, n = len(writes)
+    cdef _Routed routed = _Routed(n)
+    for i in range(n):
         write = <tuple>writes[i]
         key = _write_key(write, seen)
         if key is None:
             return None
-        hk, sk = key
-        token = _hash(hk)
-        owner = ring._owner(token)
+        token = _hash(<bytes>key[0])
+        owner = routed.owners[i] = ring._owner(token)
         by_table = groups.get(owner)
         if by_table is None:
             by_table = groups[owner] = {}
@@ -1737,69 +1770,239 @@ def route_writes(table, list requests not None, list writes not None, dict group
         item = write[2]
         if item is None:
             raw = _encode((<dict>(<dict>requests[i])["DeleteRequest"])["Key"])
-            size = -1
+            routed.sizes[i] = -1
         else:
             raw = _json_form(<dict>item)
             if raw is None:
                 forms = None
                 continue
-            size = write[3]
-        by_table = forms.get(owner)
-        if by_table is None:
-            by_table = forms[owner] = {}
-        found = by_table.get(name)
-        if found is None:
-            found = by_table[name] = [table.table_id]
-        found += (hk, sk, raw, size)
-    return forms is not None
-
-
-def store_routed(list tables not None):
-    """Store parts that route_writes made, at their owner: ``tables`` is
-    [(ring, partitions, writes), ...], one a table (a table with no index,
-    stream or log), ``writes`` a table's list as route_writes made it (its
-    id first, which the caller checked).  First every write is checked and
-    its partition found; if one is not a Partition here, nothing is
-    written and None is returned.  Else the writes are applied in order, as
-    store_writes does (a put stored as its JSON alone, the items replaced
-    dropped unread): True."""
-    cdef list located = []
-    cdef Py_ssize_t i, j = 0, n, size
-    cdef uint64_t token
-    for ring, partitions, writes in tables:
-        n = len(<list?>writes)
-        if n % 4 != 1:
-            raise ValueError("a part's writes come after the table id, four entries a write")
-        for i in range(1, n, 4):
-            _check_routed(<list>writes, i)
-            hk = (<list>writes)[i]
-            token = _hash(hk)
-            part = partitions[(<Ring?>ring)._find(token)]
-            if type(part) is not Partition:
-                return None
-            located += (part, token)
-    for _ring, _partitions, writes in tables:
-        for i in range(1, len(<list>writes), 4):
-            part = located[j]
-            size = (<list>writes)[i + 3]
-            if size < 0:
-                (<Partition>part)._delete(<bytes>(<list>writes)[i], <bytes>(<list>writes)[i + 1], False)
-            else:
-                (<Partition>part)._put(located[j + 1], <bytes>(<list>writes)[i], <bytes>(<list>writes)[i + 1],
-                                       _JSON, <bytes>(<list>writes)[i + 2], size, False)
-            j += 2
+            routed.sizes[i] = write[3]
+        keys += (key, raw)
+    if forms is None:
+        return False
+    routed.fill(forms, name, table.table_id, keys)
     return True
 
 
-cdef int _check_routed(list writes, Py_ssize_t i) except -1:
-    """Raise TypeError (OverflowError) unless the write at ``i`` has
-    route_writes' form: hk, sk and JSON bytes, then an int size."""
-    cdef Py_ssize_t size
-    if (type(writes[i]) is not bytes or type(writes[i + 1]) is not bytes or type(writes[i + 2]) is not bytes
-            or type(writes[i + 3]) is not int):
-        raise TypeError("a routed write is hk, sk, JSON bytes and an int size")
-    size = writes[i + 3]
-    return 0
+cdef class _Routed:
+    """route_writes' writes of one table in C arrays (each one's owner and
+    size), and how they are added to the owners' parts: each part grown
+    once, to its exact size (appended field by field, a part was
+    reallocated at nearly every field)."""
+
+    cdef Py_ssize_t n
+    cdef int64_t *owners
+    cdef int64_t *sizes
+    cdef Py_ssize_t *at     # per write: its owner's place in ``distinct``
+
+    def __cinit__(self, Py_ssize_t n):
+        self.n = n
+        self.owners = <int64_t *>malloc((n + 1) * sizeof(int64_t))
+        self.sizes = <int64_t *>malloc((n + 1) * sizeof(int64_t))
+        self.at = <Py_ssize_t *>malloc((n + 1) * sizeof(Py_ssize_t))
+        if self.owners == NULL or self.sizes == NULL or self.at == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.owners)
+        free(self.sizes)
+        free(self.at)
+
+    cdef int fill(self, dict forms, str name, str table_id, list keys) except -1:
+        """Append the writes (``keys``: per write its (hk, sk) and JSON) to
+        their owners' parts in ``forms``: per owner a section of ``name``,
+        ``table_id``, the count, the writes."""
+        cdef Py_ssize_t name_size, id_size, i, j, owners = 0
+        cdef const char *name_data = PyUnicode_AsUTF8AndSize(name, &name_size)
+        cdef const char *id_data = PyUnicode_AsUTF8AndSize(table_id, &id_size)
+        cdef Py_ssize_t head = _field_size(name_size) + _field_size(id_size) + 4
+        # Per owner (the first n entries of the arrays below, reused):
+        # its node, the bytes of its writes, their count, then where the next goes.
+        cdef int64_t *node = <int64_t *>malloc((self.n + 1) * sizeof(int64_t))
+        cdef Py_ssize_t *size = <Py_ssize_t *>malloc((self.n + 1) * sizeof(Py_ssize_t))
+        cdef Py_ssize_t *count = <Py_ssize_t *>malloc((self.n + 1) * sizeof(Py_ssize_t))
+        cdef unsigned char **w = <unsigned char **>malloc((self.n + 1) * sizeof(unsigned char *))
+        cdef bytearray part
+        cdef Py_ssize_t start
+        cdef tuple key
+        cdef bytes hk, sk, raw
+        try:
+            if node == NULL or size == NULL or count == NULL or w == NULL:
+                raise MemoryError()
+            for i in range(self.n):
+                for j in range(owners):
+                    if node[j] == self.owners[i]:
+                        break
+                else:
+                    j = owners
+                    owners += 1
+                    node[j] = self.owners[i]
+                    size[j] = head
+                    count[j] = 0
+                self.at[i] = j
+                key = <tuple>keys[2 * i]
+                size[j] += (_field_size(PyBytes_GET_SIZE(<bytes>key[0])) + _field_size(PyBytes_GET_SIZE(<bytes>key[1]))
+                            + _field_size(PyBytes_GET_SIZE(<bytes>keys[2 * i + 1])) + 8)
+                count[j] += 1
+            for j in range(owners):
+                part = forms.get(node[j])
+                if part is None:
+                    part = forms[node[j]] = bytearray()
+                start = PyByteArray_GET_SIZE(part)
+                PyByteArray_Resize(part, start + size[j])
+                w[j] = <unsigned char *>PyByteArray_AS_STRING(part) + start
+                w[j] = _put_field(w[j], name_data, name_size)
+                w[j] = _put_field(w[j], id_data, id_size)
+                _write32(w[j], <uint64_t>count[j])
+                w[j] += 4
+            for i in range(self.n):
+                j = self.at[i]
+                key = <tuple>keys[2 * i]
+                hk, sk, raw = key[0], key[1], keys[2 * i + 1]
+                w[j] = _put_field(w[j], PyBytes_AS_STRING(hk), PyBytes_GET_SIZE(hk))
+                w[j] = _put_field(w[j], PyBytes_AS_STRING(sk), PyBytes_GET_SIZE(sk))
+                w[j] = _put_field(w[j], PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw))
+                _write32(w[j], <uint64_t>self.sizes[i])
+                _write32(w[j] + 4, <uint64_t>self.sizes[i] >> 32)
+                w[j] += 8
+        finally:
+            free(node)
+            free(size)
+            free(count)
+            free(w)
+        return 0
+
+
+cdef class _PartReader:
+    """Reads a part (bytes or bytearray, not resized meanwhile) from its
+    start; ValueError at a field that overruns it."""
+
+    cdef object data            # held: ``p`` points into it
+    cdef const unsigned char *p
+    cdef Py_ssize_t at, end
+
+    def __cinit__(self, data):
+        if type(data) is bytes:
+            self.p = <const unsigned char *>PyBytes_AS_STRING(data)
+        elif type(data) is bytearray:
+            self.p = <const unsigned char *>PyByteArray_AS_STRING(data)
+        else:
+            raise TypeError(f"a part is bytes or a bytearray, not {type(data).__name__}")
+        self.data = data
+        self.at = 0
+        self.end = len(data)
+
+    cdef inline const unsigned char *_take(self, Py_ssize_t size) except NULL:
+        """The address of the next ``size`` bytes, then past them."""
+        if size > self.end - self.at:
+            raise ValueError("a truncated part")
+        self.at += size
+        return self.p + self.at - size
+
+    cdef inline Py_ssize_t _u32(self) except -1:
+        return <Py_ssize_t>_read32(self._take(4))
+
+    cdef bytes field(self):
+        cdef Py_ssize_t size = self._u32()
+        return PyBytes_FromStringAndSize(<const char *>self._take(size), size)
+
+    cdef inline uint64_t field_hash(self) except? 0:
+        """The hash of the next field (a key's bytes), past it."""
+        cdef Py_ssize_t size = self._u32()
+        return xxh64(self._take(size), size)
+
+    cdef inline int skip(self) except -1:
+        self._take(self._u32())
+        return 0
+
+    cdef str text(self):
+        cdef Py_ssize_t size = self._u32()
+        return PyUnicode_DecodeUTF8(<const char *>self._take(size), size, NULL)
+
+    cdef int64_t size(self) except? -2:
+        return <int64_t>_read64(self._take(8))
+
+
+cdef object _partition_here(partitions, Py_ssize_t index):
+    """``partitions[index]``, or None where a dict (server/cluster.py's
+    RemoteTablePartitions) holds none: its ``__missing__`` stand-in for
+    another worker's partition is no Partition either, and the plain
+    lookup costs a fifth of the subscript."""
+    cdef PyObject *found
+    if isinstance(partitions, dict):
+        found = PyDict_GetItemWithError(partitions, index)
+        return None if found == NULL else <object>found
+    return partitions[index]
+
+
+def store_part(part, dict tables not None):
+    """Store a part that route_writes made, at its owner (``part`` bytes or
+    a bytearray; ``tables`` the engine's tables by name).  First every
+    table is checked (it exists, has the id the front saw -- not deleted
+    and created again -- and writes alone: no index, stream or log) and
+    every write's partition found; if one check fails or a partition is
+    not a Partition here, nothing is written and None is returned.  Else
+    the writes are applied in order, as store_writes does (a put stored
+    as its JSON alone, the items replaced dropped unread): True.
+    ValueError for a part that is not route_writes'.
+
+    The first pass reads the keys in place; only the second makes the
+    bytes objects that are stored."""
+    cdef _PartReader reader = _PartReader(part)
+    cdef list located = []      # per write, its Partition
+    cdef Ring ring
+    cdef Py_ssize_t n, i, j = 0
+    cdef bytes hk, sk
+    cdef int64_t size
+    while reader.at < reader.end:
+        table = tables.get(reader.text())
+        if table is None or table.table_id != reader.text() or not table.writes_alone:
+            return None
+        ring = table.ring
+        partitions = table.partitions
+        n = reader._u32()
+        for i in range(n):
+            found = _partition_here(partitions, ring._find(reader.field_hash()))
+            if type(found) is not Partition:
+                return None
+            located.append(found)
+            reader.skip()
+            reader.skip()
+            reader.size()
+    reader.at = 0
+    while reader.at < reader.end:
+        reader.skip()
+        reader.skip()
+        n = reader._u32()
+        for i in range(n):
+            hk = reader.field()
+            sk = reader.field()
+            raw = reader.field()
+            size = reader.size()
+            if size < 0:
+                (<Partition>located[j])._delete(hk, sk, False)
+            else:
+                (<Partition>located[j])._put(_hash(hk), hk, sk, _JSON, raw, <Py_ssize_t>size, False)
+            j += 1
+    return True
+
+
+def routed_writes(part):
+    """A part that route_writes made, as data: ``[(table name, table id,
+    [(hk, sk, JSON, size), ...]), ...]`` (ValueError if it is not one)."""
+    cdef _PartReader reader = _PartReader(part)
+    cdef list out = []
+    cdef list writes
+    cdef Py_ssize_t n, i
+    while reader.at < reader.end:
+        name = reader.text()
+        table_id = reader.text()
+        writes = []
+        n = reader._u32()
+        for i in range(n):
+            writes.append((reader.field(), reader.field(), reader.field(), reader.size()))
+        out.append((name, table_id, writes))
+    return out
 
 
 def store_item(Partition part not None, token, bytes hk not None, bytes sk not None, dict item not None,

@@ -63,9 +63,10 @@ that worker, the *front*, decides here:
   part (:meth:`Cluster._spread_writes`).  When its tables write alone (no
   index, stream or log: so not with ``--data-dir``) and every item has an
   exact JSON form, each owner's part goes as it will be stored (a
-  ``kvstore.StoreWrites`` forward frame of msgpack: per table its id, per
-  write the key bytes, the JSON of the item put or of the key deleted, the
-  item's size) and its owner only stores it, after checking that the
+  ``kvstore.StoreWrites`` forward frame whose body the core writes and
+  reads, ``_core.route_writes`` / ``store_part``: per table its name and
+  id, per write the key bytes, the JSON of the item put or of the key
+  deleted, the item's size) and its owner only stores it, after checking that the
   front's checks still hold there (the same table, no transaction lock,
   throughput not enforced); else it writes nothing and answers RESEND, and
   the part goes again as below.  The front's own part is stored the same
@@ -179,7 +180,8 @@ from kvstore._core import (
     hash64,
     json_encode,
     route_writes,
-    store_routed,
+    routed_writes,
+    store_part,
     wire_owner,
     wire_query_owner,
 )
@@ -242,7 +244,6 @@ STASH_SECONDS = 30.0
 _encode = json_encode  # the core's: the items it stores as JSON are answers as they stand
 _decode = msgspec.json.Decoder().decode
 _msgpack_encode = msgspec.msgpack.encode
-_msgpack_decode = msgspec.msgpack.decode
 
 # A plain BatchWriteItem's part in stored form (Cluster._spread_writes): an
 # internal forward op, never a DynamoDB operation; RESEND is its answer when
@@ -365,14 +366,14 @@ def _merge_batch(op, req, subs, answers):
 _NOTHING_UNPROCESSED = _encode({"UnprocessedItems": {}})
 
 
-def _form_json(form):
-    """The JSON of a part in stored form (``{table name: [table id, hk, sk,
-    JSON, size, ...]}``, see ``_core.route_writes``) as a BatchWriteItem:
-    each put's item and each delete's key are there as JSON already."""
+def _form_json(part):
+    """The JSON of a part in stored form (see ``_core.route_writes``) as a
+    BatchWriteItem: each put's item and each delete's key are there as
+    JSON already."""
     tables = []
-    for name, writes in form.items():
+    for name, _table_id, writes in routed_writes(part):
         requests = [b'{"PutRequest":{"Item":%b}}' % raw if size >= 0 else b'{"DeleteRequest":{"Key":%b}}' % raw
-                    for raw, size in zip(writes[3::4], writes[4::4])]
+                    for _hk, _sk, raw, size in writes]
         tables.append(b"%b:[%b]" % (_encode(name), b",".join(requests)))
     return b'{"RequestItems":{%b}}' % b",".join(tables)
 
@@ -385,7 +386,7 @@ class _Parts:
     (``PeerNode.forward``).
 
     ``parts`` maps each owner to its part: its RequestItems, or when
-    ``stored`` its stored form as sent (msgpack), which holds all a resend
+    ``stored`` its stored form as sent, which holds all a resend
     or an unprocessed answer needs (as JSON).  So the request's decoded
     tree is not kept: it is freed as soon as the parts are sent, while
     still in the caches.  (Kept until the last answer, after every worker
@@ -403,7 +404,7 @@ class _Parts:
     def json(self, owner):
         """``owner``'s part as the JSON of a BatchWriteItem."""
         part = self.parts[owner]
-        return _form_json(_msgpack_decode(part)) if self.stored else _encode({"RequestItems": part})
+        return _form_json(part) if self.stored else _encode({"RequestItems": part})
 
     def send_json(self, owner):
         """Forward ``owner``'s part as the BatchWriteItem of its JSON."""
@@ -1167,9 +1168,9 @@ class Cluster:
         :meth:`validate_only` pass) and no item twice; else None.
 
         ``groups``: owner -> {table name: [WriteRequest, ...]}.  ``forms``:
-        owner -> {table name: [table id, the writes in stored form, ...]}
-        (``_core.route_writes``) when every table writes alone (no index,
-        stream or log) and every item has a JSON form, else None."""
+        owner -> its part, the writes in stored form (``_core.route_writes``)
+        when every table writes alone (no index, stream or log) and every
+        item has a JSON form, else None."""
         plans = plain_write_plans(self.db, req)
         if plans is None:
             return None
@@ -1187,20 +1188,20 @@ class Cluster:
         """A plain BatchWriteItem's parts, run by their owners: a
         :class:`Forwarded` of the gathered answer.  With ``forms`` (see
         :meth:`_plain_write_groups`) the other owners' parts go as
-        STORE_WRITES forward frames of their stored form (msgpack) and ours
+        STORE_WRITES forward frames of their stored form and ours
         is stored here (:meth:`store_forms`); else, or where an owner cannot
         take it so, as forward frames of their JSON, run there by
         ``batch_write_fast`` again and answered as JSON."""
         if forms is None:
             parts = _Parts(groups, False, self.peers.forward)
         else:
-            parts = _Parts({owner: _msgpack_encode(form) for owner, form in forms.items()}, True, self.peers.forward)
+            parts = _Parts(forms, True, self.peers.forward)
         for owner, request_items in groups.items():
             if owner != self.worker:
                 if forms is None:
                     parts.send_json(owner)
                 else:
-                    self.peers.forward(owner, STORE_WRITES, parts.parts[owner], partial(parts.done, owner))
+                    _forward_to(self.peers, owner, STORE_WRITES, parts.parts[owner], partial(parts.done, owner))
                 continue
             if forms is not None and self.store_forms(forms[owner]):
                 parts.done(owner, 200, _NOTHING_UNPROCESSED)
@@ -2127,7 +2128,7 @@ class Cluster:
         bytes)`` or an awaitable of it; a STORE_WRITES part answers RESEND
         when it was not stored (:meth:`store_forms`)."""
         if op == STORE_WRITES:
-            if self.store_forms(_msgpack_decode(raw)):
+            if self.store_forms(raw):
                 return 200, _NOTHING_UNPROCESSED
             return RESEND, b""
         if op in DDL_OPERATIONS:
@@ -2155,24 +2156,18 @@ class Cluster:
                 return self.loop.create_task(self._transact_write(req, groups, partiql=True))
         return self.run_local(op, req, may_forward=False)
 
-    def store_forms(self, form):
-        """Store a plain BatchWriteItem's part in stored form (``{table name:
-        [table id, writes...]}``, see :meth:`_plain_write_groups`) when what
-        ``batch_write_fast`` relies on holds here too: each table exists, is
-        the one the front saw (its id: not deleted and created again) and
-        writes alone, throughput is not enforced, no transaction lock is
-        held (locks are per worker) and every partition is here.  True once
-        stored; else False, nothing written."""
+    def store_forms(self, part):
+        """Store a plain BatchWriteItem's part in stored form (see
+        :meth:`_plain_write_groups`) when what ``batch_write_fast`` relies on
+        holds here too: throughput is not enforced, no transaction lock is
+        held (locks are per worker), and (checked by ``_core.store_part``)
+        each table exists, is the one the front saw (its id: not deleted and
+        created again) and writes alone, and every partition is here.  True
+        once stored; else False, nothing written."""
         db = self.db
         if db.throughput.enabled or db.locks._held:
             return False
-        tables = []
-        for name, writes in form.items():
-            table = db.tables.get(name)
-            if table is None or table.table_id != writes[0] or not table.writes_alone:
-                return False
-            tables.append((table.ring, table.partitions, writes))
-        return store_routed(tables) is not None
+        return store_part(part, db.tables) is not None
 
     # -- GSI entries ---------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kvstore
-from kvstore import api
+from kvstore import _core, api
 from kvstore.api import batch, items, read
 from kvstore.errors import DynamoDBError
 from kvstore.values import item_size
@@ -640,6 +640,110 @@ def test_batch_write_fast_locates_through_the_table_elsewhere():
         assert batch.batch_write_fast(db, twice) is None
     finally:
         table.partitions = saved
+
+
+# -- a multi-worker plain batch's parts (kvstore._core route_writes / store_part) ----
+# The front splits a plain batch by owner into parts of bytes, each write in
+# stored form; the owner stores a part after checking only that its tables
+# are still the front's.  Here one Database stands for every owner: its
+# ring gives the owners (node 0 only, or two nodes), its partitions are all
+# here.
+
+
+def _parts(db, req, ring=None):
+    """route_writes' (groups, forms, complete) of a plain batch ``req``."""
+    groups, forms, complete = {}, {}, True
+    for _name, table, requests, writes in batch.plain_write_plans(db, req):
+        saved = table.ring
+        if ring is not None:
+            table.ring = ring
+        try:
+            done = _core.route_writes(table, requests, writes, groups, forms)
+        finally:
+            table.ring = saved
+        assert done is not None
+        complete = complete and done
+    return groups, forms, complete
+
+
+def test_routed_parts_read_back_and_store_as_the_batch_would():
+    db = kvstore.Database()
+    _create(db)
+    ring = _core.Ring(range(2), 8)
+    put = {"id": {"S": "k7"}, "m": {"M": {"é": {"L": [{"N": "1"}, {"NULL": True}]}}}}
+    req = {"RequestItems": {
+        "t_hs": [{"PutRequest": {"Item": put}}, {"DeleteRequest": {"Key": {"id": {"S": "k0"}}}}]
+        + [{"PutRequest": {"Item": {"id": {"S": f"n{i}"}}}} for i in range(8)],
+        "t_rs": [{"PutRequest": {"Item": {"pk": {"S": "p9"}, "sk": {"S": "s"}, "v": {"BOOL": False}}}}],
+    }}
+    groups, forms, complete = _parts(db, req, ring)
+    assert complete and set(forms) == set(groups) == {0, 1}
+    table_ids = {name: db.tables[name].table_id for name in ("t_hs", "t_rs")}
+    seen = {}
+    for owner, part in forms.items():
+        for name, table_id, writes in _core.routed_writes(part):
+            assert table_id == table_ids[name]
+            assert len(writes) == len(groups[owner][name])
+            for (hk, sk, raw, size), request in zip(writes, groups[owner][name]):
+                assert ring.owner(_core.hash64(hk)) == owner
+                if "PutRequest" in request:
+                    item = request["PutRequest"]["Item"]
+                    assert (msgspec.json.decode(raw), size) == (item, item_size(item))
+                else:
+                    assert (msgspec.json.decode(raw), size) == (request["DeleteRequest"]["Key"], -1)
+                seen[name, hk, sk] = size
+    assert len(seen) == 11 and seen["t_hs", b"k0", b""] == -1 and ("t_rs", b"p9", b"s") in seen
+    for part in forms.values():
+        assert _core.store_part(part, db.tables) is True
+    assert db.tables["t_hs"].item_count == 3 - 1 + 9
+    assert db.request("GetItem", {"TableName": "t_hs", "Key": {"id": {"S": "k7"}}})["Item"] == put
+    assert db.request("GetItem", {"TableName": "t_rs", "Key": {"pk": {"S": "p9"}, "sk": {"S": "s"}}})["Item"]["v"] == {
+        "BOOL": False}
+    _state(db)
+    assert _core.store_part(b"", db.tables) is True and _core.routed_writes(bytearray()) == []
+
+
+def test_routed_part_is_refused_whole_where_the_front_checks_do_not_hold():
+    """None and nothing written: a table gone, created again (another id),
+    not writing alone (an index or stream), or a partition not here."""
+    db = kvstore.Database()
+    _create(db)
+    req = {"RequestItems": {"t_hs": [{"PutRequest": {"Item": {"id": {"S": "new"}}}}],
+                            "t_rs": [{"PutRequest": {"Item": {"pk": {"S": "new"}, "sk": {"S": "s"}}}}]}}
+    (part,) = _parts(db, req)[1].values()
+    before = _state(db)
+    tables = db.tables
+    assert _core.store_part(part, {"t_hs": tables["t_hs"]}) is None
+    table = tables["t_rs"]
+    saved_id, table.table_id = table.table_id, "another"
+    assert _core.store_part(part, tables) is None
+    table.table_id = saved_id
+    saved_partitions, table.partitions = table.partitions, dict.fromkeys(table.partitions, "elsewhere")
+    assert _core.store_part(part, tables) is None
+    table.partitions = saved_partitions
+    assert _state(db) == before
+    indexed = {"RequestItems": {"t_rn": [{"PutRequest": {"Item": {"pk": {"S": "q"}, "sk": {"N": "1"}}}}]}}
+    groups, forms, complete = _parts(db, indexed)
+    assert complete and _core.store_part(forms[0], tables) is None and _state(db) == before
+    assert _core.store_part(part, tables) is True and tables["t_hs"].item_count == 4
+
+
+def test_routed_part_that_is_not_one_raises():
+    db = kvstore.Database()
+    _create(db)
+    (part,) = _parts(db, {"RequestItems": {"t_hs": [{"PutRequest": {"Item": {"id": {"S": "x"}}}}]}})[1].values()
+    before = _state(db)
+    for cut in (1, 4, len(part) - 1):
+        with pytest.raises(ValueError):
+            _core.store_part(bytes(part[:cut]), db.tables)
+        with pytest.raises(ValueError):
+            _core.routed_writes(part[:cut])
+    assert _state(db) == before
+    with pytest.raises(TypeError):
+        _core.store_part(memoryview(part), db.tables)
+    # A B value has no exact JSON form: the forms are not complete.
+    binary = {"RequestItems": {"t_hs": [{"PutRequest": {"Item": {"id": {"S": "b"}, "b": {"B": b"\x00"}}}}]}}
+    assert _parts(db, binary)[2] is False
 
 
 # -- the server's encoded answers (kvstore.api.ENCODED_PATHS) -----------------------

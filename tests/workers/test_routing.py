@@ -14,6 +14,7 @@ import msgspec
 import pytest
 
 import server.cluster as cluster_module
+from kvstore._core import routed_writes
 from kvstore.schema import Index
 from server.cluster import DEFERRED, Cluster, build_database, outcome
 from server.commit import GroupCommit
@@ -595,16 +596,16 @@ def test_plain_batch_write_is_spread_to_the_owners(tmp_path):
 
 
 def _stored_calls(monkeypatch):
-    """The tables each store of a part in stored form was given (every
-    worker's, this process's), counted by wrapping ``store_routed``."""
+    """The tables of each part stored in stored form (every worker's, this
+    process's), read back with ``routed_writes`` by wrapping ``store_part``."""
     calls = []
-    real = cluster_module.store_routed
+    real = cluster_module.store_part
 
-    def spy(tables):
-        calls.append(tables)
-        return real(tables)
+    def spy(part, tables):
+        calls.append(routed_writes(part))
+        return real(part, tables)
 
-    monkeypatch.setattr(cluster_module, "store_routed", spy)
+    monkeypatch.setattr(cluster_module, "store_part", spy)
     return calls
 
 
