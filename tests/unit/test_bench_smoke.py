@@ -24,6 +24,7 @@ def _load(name):
 
 run = _load("run")
 ceiling = _load("ceiling")
+bench_cluster = _load("bench_cluster")
 
 
 def test_bench_options_default_to_every_workload_and_target():
@@ -159,3 +160,15 @@ def test_bench_workers_table_has_independent_rows_for_every_workload():
     lines = workers.table(results, args)
     assert lines[-2] == "| GetItem, independent processes (req/CPU-s) | 110 (100%) | 77 (70%) |"
     assert lines[-1] == "| Query, independent processes (items/CPU-s) | 400 (100%) | 320 (80%) |"
+
+
+def test_bench_cluster_runs_a_few_batches_across_workers(capsys):
+    # Two Cluster objects in this process: the preload and a round complete,
+    # every batch answered with nothing unprocessed.
+    import asyncio
+
+    args = bench_cluster.parse_args(["--workers", "2", "--items", "100", "--batches", "20", "--warm", "0",
+                                     "--rounds", "1", "--inflight", "4"])
+    asyncio.run(bench_cluster.main(args))
+    assert "2 workers:" in capsys.readouterr().out
+    assert bench_cluster.parse_args(["--callgrind"]).batches == 200
