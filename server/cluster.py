@@ -696,6 +696,7 @@ class Cluster:
         # undecided), kept TX_OUTCOME_SECONDS for a participant past its hold.
         self.tx_outcomes = {}
         self.tx_outcome_order = collections.deque()  # (forget at, txid), oldest first
+        self.tx_late = {}           # txid -> consumed: committed by asking, its commit call to come
         # Transaction ids name their coordinator and this incarnation of it:
         # a restarted worker's ids are not its former self's.
         self.tx_prefix = f"{worker}.{random.getrandbits(32):08x}."
@@ -1488,7 +1489,9 @@ class Cluster:
         outcomes, order = self.tx_outcomes, self.tx_outcome_order
         now = self.loop.time()
         while order and order[0][0] <= now:
-            outcomes.pop(order.popleft()[1], None)
+            forgotten = order.popleft()[1]
+            outcomes.pop(forgotten, None)
+            self.tx_late.pop(forgotten, None)
         if txid not in outcomes:
             order.append((now + TX_OUTCOME_SECONDS, txid))
         outcomes[txid] = outcome
@@ -1521,7 +1524,7 @@ class Cluster:
             if self.transactions.get(txid) is found:
                 if decided == "commit":
                     log.warning("transaction %s: no decision in time; committed, as decided", txid)
-                    self.on_tx_commit([txid, None])
+                    self.on_tx_commit([txid, None], late=True)
                 else:
                     log.warning("transaction %s: no decision in time, aborted (locks released)", txid)
                     self.on_tx_abort([txid])
@@ -1572,13 +1575,17 @@ class Cluster:
             return self.tx_outcomes[txid]
         return "prepared" if txid in self.transactions else None
 
-    def on_tx_commit(self, body):
+    def on_tx_commit(self, body, late=False):
+        """Commit ``txid`` here: its consumed capacity rendered per ``mode``.
+        ``late``: committed by asking past the hold (:meth:`_tx_resolve`),
+        so its capacity is kept for the commit call still to come."""
         txid, mode = body
         found = self.transactions.pop(txid, None)
         if found is None:
-            # Committed already (decided so past its hold: no detail kept),
-            # or aborted past its hold.
-            return [] if self.tx_outcomes.get(txid) == "commit" else None
+            # Committed already (decided so past its hold), or aborted past its hold.
+            if self.tx_outcomes.get(txid) != "commit":
+                return None
+            return render_list(self.tx_late.pop(txid, ()), mode, split=True) or []
         self.tx_participants.pop(txid, None)
         tx, timer = found
         timer.cancel()
@@ -1588,6 +1595,8 @@ class Cluster:
         self.tx_commits += 1
         for c in consumed:
             self.db.throughput.charge(c)
+        if late:
+            self.tx_late[txid] = consumed
         rendered = render_list(consumed, mode, split=True) or []
         acks = self.take_pending()
         if acks:

@@ -251,21 +251,25 @@ def test_participant_past_its_hold_aborts_an_undecided_transaction_everywhere(tm
 def test_participant_past_its_hold_commits_when_the_coordinator_decided_so(tmp_path, monkeypatch):
     # The commit call to worker 2 is late: past its hold, worker 2 asks the
     # coordinator (decided: commit) and commits; the late call then finds it
-    # committed, and the client gets its 200.
+    # committed, and the client gets its 200, with the capacity of both
+    # participants as when nothing is late.
     monkeypatch.setattr(cluster_module, "TX_HOLD_SECONDS", 0.3)
 
     async def main():
         nodes, a, b = await transfer_setup(tmp_path)
         try:
+            request = {**transfer("tab", a, b), "ReturnConsumedCapacity": "INDEXES"}
+            status, on_time = await call(nodes[0], "TransactWriteItems", request)
+            assert status == 200 and on_time["ConsumedCapacity"][0]["CapacityUnits"] == 4.0
 
             def committed_meanwhile():  # by asking
                 assert nodes[2].transactions == {}
 
             delay(nodes[2], "tx_commit", 0.6, committed_meanwhile)
-            status, _ = await call(nodes[0], "TransactWriteItems", transfer("tab", a, b))
-            assert status == 200
-            assert await values(nodes, (a, b)) == ["9", "11"]
-            assert all(len(node.db.locks) == 0 and node.transactions == {} for node in nodes)
+            status, late = await call(nodes[0], "TransactWriteItems", request)
+            assert status == 200 and late == on_time
+            assert await values(nodes, (a, b)) == ["8", "12"]
+            assert all(len(node.db.locks) == 0 and node.transactions == {} and node.tx_late == {} for node in nodes)
         finally:
             for node in nodes:
                 await node.close()
