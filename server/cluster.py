@@ -1111,12 +1111,7 @@ class Cluster:
         as data.  Parts travel as msgpack (``"part"`` calls): nobody encodes
         or decodes JSON for them."""
         if owner == self.worker:
-            result = self.on_part((op, sub))
-            if type(result) is tuple:
-                fut = self.loop.create_future()
-                fut.set_result(result)
-                return fut
-            return result
+            return self._here(self.on_part, (op, sub))
         return self.peers.call(owner, "part", (op, sub))
 
     def on_part(self, body):
@@ -1302,9 +1297,7 @@ class Cluster:
         """``owner``'s part of a TransactGetItems read: an awaitable of
         :meth:`on_tx_get`'s answer."""
         if owner == self.worker:
-            fut = self.loop.create_future()
-            fut.set_result(self.on_tx_get(sub))
-            return fut
+            return self._here(self.on_tx_get, sub)
         return self.peers.call(owner, "tx_get", sub)
 
     def on_tx_get(self, sub):
