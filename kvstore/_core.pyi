@@ -201,6 +201,14 @@ def route_writes(
     twice; else whether the forms are complete (False when a put has no
     exact JSON)."""
 
+def route_raw_writes(body: bytes, tables: dict[str, Any], max_size: int) -> dict[int, bytearray] | None:
+    """The parts route_writes makes of a plain BatchWriteItem (every table
+    writing alone), made from its raw JSON ``body`` with nothing decoded:
+    ``{owner: part}``, or None unless certain from the bytes (only
+    RequestItems, tables named once, 1..25 PutRequest Item / DeleteRequest
+    Key, items and keys with no escape and no member name twice, each one
+    plain_writes takes, no item twice)."""
+
 def store_part(part: bytes | bytearray, tables: dict[str, Any]) -> bool | None:
     """Store a part that route_writes made: None, nothing written, when a
     table is missing, not the one the front saw (its id) or does not write

@@ -421,10 +421,15 @@ cdef Py_ssize_t _utf8_size(str s):
 cdef Py_ssize_t _canonical_number_size(str v):
     """The size values.py gives the number ``v`` if ``v`` is already its
     canonical text (plain notation: "-12.5", "0.05", "100"), else -1."""
-    cdef Py_ssize_t length = PyUnicode_GET_LENGTH(v)
-    if length == 0 or length > _FAST_NUMBER_CHARS or not PyUnicode_IS_ASCII(v):
+    if not PyUnicode_IS_ASCII(v):
         return -1
-    cdef const Py_UCS1 *p = PyUnicode_1BYTE_DATA(v)
+    return _canonical_number_text_size(PyUnicode_1BYTE_DATA(v), PyUnicode_GET_LENGTH(v))
+
+
+cdef Py_ssize_t _canonical_number_text_size(const unsigned char *p, Py_ssize_t length) noexcept nogil:
+    """_canonical_number_size of the number text at ``p`` (``length`` bytes)."""
+    if length == 0 or length > _FAST_NUMBER_CHARS:
+        return -1
     cdef Py_ssize_t i = 0, int_start, int_len, frac_len = 0, zeros = 0, n, adjusted
     cdef int negative = 0
     if p[0] == b'-':
@@ -2574,3 +2579,388 @@ def wire_query_owner(bytes body not None, dict tables not None, Ring ring not No
             or not _s_value(value.value, end, &s)):
         return -1
     return ring._owner(xxh64(s.value + 1, s.value_end - s.value - 2))
+
+
+# ---------------------------------------------------------------------------
+# BatchWriteItem from its raw JSON
+# ---------------------------------------------------------------------------
+#
+# route_raw_writes makes a plain BatchWriteItem's parts (route_writes' stored
+# form) straight from the request's bytes, for the requests whose decoded
+# tree plain_writes would take and whose every item (or delete key) has no
+# escape in a string and no member name twice.  Such an item's JSON is then
+# its bytes as they stand, less any whitespace (msgspec writes none; boto3
+# writes ", " and ": "), and nothing is decoded.  Anything else: None, and
+# the caller decodes the request.
+
+cdef enum:
+    _RAW_NAMES = 64             # members of one object checked for a repeat; more: not taken
+
+
+cdef struct _RawKey:
+    const char *name                  # a key attribute's name (UTF-8)
+    Py_ssize_t name_len
+    const unsigned char *tag          # its value's type letter, or NULL while not seen
+    const unsigned char *text         # the value's text, between its quotes
+    Py_ssize_t text_len
+
+
+cdef inline const unsigned char *_raw_text(const unsigned char *p, const unsigned char *end,
+                                           Py_ssize_t *size) noexcept nogil:
+    """Past the JSON string at ``p`` when it has no escape (its bytes are then
+    its UTF-8), ``size`` the bytes between its quotes; else NULL."""
+    cdef bint escaped = False
+    if p >= end or p[0] != b'"':
+        return NULL
+    cdef const unsigned char *q = _json_string(p, end, &escaped)
+    if q == NULL or escaped:
+        return NULL
+    size[0] = q - p - 2
+    return q
+
+
+cdef inline bint _repeated(const unsigned char **names, Py_ssize_t *lens, Py_ssize_t count,
+                           const unsigned char *name, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(count):
+        if lens[i] == n and memcmp(names[i], name, n) == 0:
+            return True
+    return False
+
+
+cdef const unsigned char *_raw_value(const unsigned char *p, const unsigned char *end, int depth,
+                                     Py_ssize_t *size, _RawKey *key) noexcept nogil:
+    """Past the AttributeValue at ``p`` that _fast_value_size takes decoded,
+    at ``depth`` (its size into ``size``), with no escape and no member name
+    twice; else NULL.  ``key``, when not NULL, gets an S or N value's type
+    and text."""
+    cdef const unsigned char *tag
+    cdef Py_ssize_t tag_len, n, members
+    if p >= end or p[0] != b'{':
+        return NULL
+    p = _ws(p + 1, end)
+    tag = p + 1
+    p = _raw_text(p, end, &tag_len)
+    if p == NULL:
+        return NULL
+    p = _ws(p, end)
+    if p >= end or p[0] != b':':
+        return NULL
+    p = _ws(p + 1, end)
+    if tag_len == 1 and (tag[0] == b'S' or tag[0] == b'N'):
+        if key != NULL:
+            key.tag = tag
+            key.text = p + 1
+        p = _raw_text(p, end, &n)
+        if p == NULL:
+            return NULL
+        if key != NULL:
+            key.text_len = n
+        if tag[0] == b'N':
+            n = _canonical_number_text_size(p - n - 1, n)
+            if n < 0:
+                return NULL
+        size[0] = n
+    elif tag_len == 4 and memcmp(tag, b"BOOL", 4) == 0:
+        if end - p >= 4 and memcmp(p, b"true", 4) == 0:
+            p += 4
+        elif end - p >= 5 and memcmp(p, b"false", 5) == 0:
+            p += 5
+        else:
+            return NULL
+        size[0] = 1
+    elif tag_len == 4 and memcmp(tag, b"NULL", 4) == 0:
+        if end - p < 4 or memcmp(p, b"true", 4) != 0:
+            return NULL
+        p += 4
+        size[0] = 1
+    elif depth >= _FAST_DEPTH:
+        return NULL
+    elif tag_len == 1 and tag[0] == b'M':
+        p = _raw_members(p, end, depth + 1, &n, &members, NULL, 0)
+        if p == NULL:
+            return NULL
+        size[0] = 3 + members + n
+    elif tag_len == 1 and tag[0] == b'L':
+        if p >= end or p[0] != b'[':
+            return NULL
+        p = _ws(p + 1, end)
+        n = 3
+        if p < end and p[0] == b']':
+            p += 1
+        else:
+            while True:
+                p = _raw_value(p, end, depth + 1, size, NULL)
+                if p == NULL:
+                    return NULL
+                p = _ws(p, end)
+                if p >= end:
+                    return NULL
+                n += 1 + size[0]
+                if p[0] == b']':
+                    p += 1
+                    break
+                if p[0] != b',':
+                    return NULL
+                p = _ws(p + 1, end)
+        size[0] = n
+    else:
+        return NULL
+    p = _ws(p, end)
+    if p >= end or p[0] != b'}':
+        return NULL
+    return p + 1
+
+
+cdef const unsigned char *_raw_members(const unsigned char *p, const unsigned char *end, int depth,
+                                       Py_ssize_t *size, Py_ssize_t *members, _RawKey *keys,
+                                       int nkeys) noexcept nogil:
+    """Past the object at ``p`` (an item, a key or an M's map): member names
+    with no escape and none twice (at most _RAW_NAMES), each value one
+    _raw_value takes at ``depth``; ``size`` the sum of the names' bytes and
+    the values' sizes, ``members`` their count.  The values of ``keys``
+    (nkeys) are noted where their names are met.  Else NULL."""
+    cdef const unsigned char *names[_RAW_NAMES]
+    cdef Py_ssize_t lens[_RAW_NAMES]
+    cdef Py_ssize_t count = 0, n, value_size
+    cdef const unsigned char *name
+    cdef int k
+    cdef _RawKey *found
+    size[0] = 0
+    if p >= end or p[0] != b'{':
+        return NULL
+    p = _ws(p + 1, end)
+    if p < end and p[0] == b'}':
+        members[0] = 0
+        return p + 1
+    while True:
+        if count == _RAW_NAMES:
+            return NULL
+        name = p + 1
+        p = _raw_text(p, end, &n)
+        if p == NULL or _repeated(names, lens, count, name, n):
+            return NULL
+        p = _ws(p, end)
+        if p >= end or p[0] != b':':
+            return NULL
+        names[count] = name
+        lens[count] = n
+        count += 1
+        found = NULL
+        for k in range(nkeys):
+            if keys[k].name_len == n and memcmp(keys[k].name, name, n) == 0:
+                found = &keys[k]
+        p = _raw_value(_ws(p + 1, end), end, depth, &value_size, found)
+        if p == NULL:
+            return NULL
+        p = _ws(p, end)
+        if p >= end:
+            return NULL
+        size[0] += n + value_size
+        if p[0] == b'}':
+            members[0] = count
+            return p + 1
+        if p[0] != b',':
+            return NULL
+        p = _ws(p + 1, end)
+
+
+cdef inline bint _json_space(unsigned char c) noexcept nogil:
+    return c == b' ' or c == b'\n' or c == b'\r' or c == b'\t'
+
+
+cdef bytes _compact(const unsigned char *p, const unsigned char *end):
+    """The JSON at [p, end), checked by _raw_members (so no escape in its
+    strings: each '"' opens or closes one), without its whitespace:
+    msgspec's text of it."""
+    cdef Py_ssize_t i, n = end - p, spaces = 0
+    cdef bint text = False
+    for i in range(n):
+        if p[i] == b'"':
+            text = not text
+        elif not text and _json_space(p[i]):
+            spaces += 1
+    cdef bytes out = PyBytes_FromStringAndSize(<const char *>p, n - spaces)
+    if not spaces:
+        return out
+    cdef char *w = PyBytes_AS_STRING(out)
+    text = False
+    for i in range(n):
+        if p[i] == b'"':
+            text = not text
+        elif not text and _json_space(p[i]):
+            continue
+        w[0] = <char>p[i]
+        w += 1
+    return out
+
+
+cdef const unsigned char *_raw_request_name(const unsigned char *p, const unsigned char *end,
+                                            const unsigned char **name, Py_ssize_t *n) noexcept nogil:
+    """Past ``"name" :`` and whitespace at ``p`` (a name with no escape,
+    into ``name`` and ``n``); else NULL."""
+    name[0] = p + 1
+    p = _raw_text(p, end, n)
+    if p == NULL:
+        return NULL
+    p = _ws(p, end)
+    if p >= end or p[0] != b':':
+        return NULL
+    return _ws(p + 1, end)
+
+
+cdef inline const unsigned char *_raw_close(const unsigned char *p, const unsigned char *end) noexcept nogil:
+    # Past whitespace, '}' and whitespace at p; else NULL.
+    p = _ws(p, end)
+    if p >= end or p[0] != b'}':
+        return NULL
+    return _ws(p + 1, end)
+
+
+cdef bytes _raw_key_bytes(_RawKey *key, str type_, Py_ssize_t max_bytes, bint item):
+    """encode_key_value's bytes of a key value noted by _raw_members when it
+    is certainly a valid key of type ``type_`` (as _item_key_ok takes an
+    item's, ``item``, or _wire_key_ok a Key's); else None."""
+    if key.tag == NULL:
+        return None
+    if type_ == "S":
+        if key.tag[0] != b'S' or key.text_len == 0 or key.text_len > (max_bytes // 4 if item else max_bytes):
+            return None
+        return PyBytes_FromStringAndSize(<const char *>key.text, key.text_len)
+    if type_ == "N" and key.tag[0] == b'N':
+        return encode_n(PyUnicode_DecodeUTF8(<const char *>key.text, key.text_len, NULL))
+    return None
+
+
+def route_raw_writes(bytes body not None, dict tables not None, Py_ssize_t max_size):
+    """The parts of a BatchWriteItem given as its raw JSON ``body``, split by
+    owner: ``{owner: part}`` exactly as route_writes makes them from the
+    decoded request (when plain_write_plans takes it and every table writes
+    alone), for a body of only RequestItems, each table named once, in
+    ``tables`` and writing alone, 1..25 requests in all, each
+    ``{"PutRequest":{"Item":...}}`` or ``{"DeleteRequest":{"Key":...}}``,
+    whose item or key has no escape and no member name twice,
+    and is one plain_writes takes (items of at most ``max_size``), no item
+    twice.  None otherwise: the caller decodes the request."""
+    cdef const unsigned char *p = <const unsigned char *>PyBytes_AS_STRING(body)
+    cdef const unsigned char *end = p + PyBytes_GET_SIZE(body)
+    cdef const unsigned char *name
+    cdef const unsigned char *start
+    cdef Py_ssize_t n, size, members, total = 0, i
+    cdef _RawKey keys[2]
+    cdef int nkeys
+    cdef bint put
+    cdef Ring ring
+    cdef list seen_tables = []
+    cdef list writes
+    cdef set seen
+    cdef dict forms = {}
+    cdef _Routed routed
+    cdef tuple key
+    cdef bytes hk, sk
+    p = _ws(p, end)
+    if p >= end or p[0] != b'{':
+        return None
+    p = _raw_request_name(_ws(p + 1, end), end, &name, &n)
+    if p == NULL or n != 12 or memcmp(name, b"RequestItems", 12) != 0 or p >= end or p[0] != b'{':
+        return None
+    p = _ws(p + 1, end)
+    while True:
+        # a table: "name": [requests]
+        p = _raw_request_name(p, end, &name, &n)
+        if p == NULL or p >= end or p[0] != b'[':
+            return None
+        table_name = PyUnicode_DecodeUTF8(<const char *>name, n, NULL)
+        if table_name in seen_tables:
+            return None
+        seen_tables.append(table_name)
+        table = tables.get(table_name)
+        if table is None or not table.writes_alone:
+            return None
+        try:
+            keys[0].name = PyUnicode_AsUTF8AndSize(table.hash_key, &keys[0].name_len)
+            nkeys = 1
+            if table.range_key is not None:
+                keys[1].name = PyUnicode_AsUTF8AndSize(table.range_key, &keys[1].name_len)
+                nkeys = 2
+        except UnicodeEncodeError:
+            return None
+        writes = []
+        p = _ws(p + 1, end)
+        while True:
+            # a request: {"PutRequest": {"Item": {...}}} or {"DeleteRequest": {"Key": {...}}}
+            if p >= end or p[0] != b'{':
+                return None
+            p = _raw_request_name(_ws(p + 1, end), end, &name, &n)
+            if p == NULL or p >= end or p[0] != b'{':
+                return None
+            if n == 10 and memcmp(name, b"PutRequest", 10) == 0:
+                put = True
+            elif n == 13 and memcmp(name, b"DeleteRequest", 13) == 0:
+                put = False
+            else:
+                return None
+            p = _raw_request_name(_ws(p + 1, end), end, &name, &n)
+            if p == NULL or not (n == 4 and memcmp(name, b"Item", 4) == 0 if put
+                                 else n == 3 and memcmp(name, b"Key", 3) == 0):
+                return None
+            keys[0].tag = NULL
+            keys[1].tag = NULL
+            start = p
+            p = _raw_members(p, end, 1, &size, &members, keys, nkeys)
+            if p == NULL:
+                return None
+            if put:
+                if size > max_size:
+                    return None
+                hk = _raw_key_bytes(&keys[0], table.hash_type, 2048, True)
+                sk = b"" if nkeys == 1 else _raw_key_bytes(&keys[1], table.range_type, 1024, True)
+            else:
+                if members != nkeys:
+                    return None
+                size = -1
+                hk = _raw_key_bytes(&keys[0], table.hash_type, 2048, False)
+                sk = b"" if nkeys == 1 else _raw_key_bytes(&keys[1], table.range_type, 1024, False)
+            if hk is None or sk is None:
+                return None
+            writes.append(((hk, sk), _compact(start, p), size))
+            p = _raw_close(p, end)
+            if p == NULL:
+                return None
+            p = _raw_close(p, end)
+            if p == NULL or p >= end:
+                return None
+            if p[0] == b']':
+                p = _ws(p + 1, end)
+                break
+            if p[0] != b',':
+                return None
+            p = _ws(p + 1, end)
+        total += len(writes)
+        if total > 25:
+            return None
+        # As route_writes: no item twice, each write to its owner's part.
+        ring = table.ring
+        seen = set()
+        routed = _Routed(len(writes))
+        flat = []
+        for i in range(len(writes)):
+            key = <tuple>(<tuple>writes[i])[0]
+            if key in seen:
+                return None
+            seen.add(key)
+            routed.owners[i] = ring._owner(_hash(<bytes>key[0]))
+            routed.sizes[i] = <Py_ssize_t>(<tuple>writes[i])[2]
+            flat += (key, (<tuple>writes[i])[1])
+        routed.fill(forms, table_name, table.table_id, flat)
+        if p >= end:
+            return None
+        if p[0] == b'}':
+            break
+        if p[0] != b',':
+            return None
+        p = _ws(p + 1, end)
+    p = _ws(p + 1, end)
+    if p >= end or p[0] != b'}' or _ws(p + 1, end) != end:
+        return None
+    return forms
