@@ -86,11 +86,14 @@ def make_handler(db=None, *, dispatch=None, streams_dispatch=None, operations=No
     (SerializationException) from an unknown one.
     """
     encoded_paths = {}
+    raw_paths = {}
     if dispatch is None:
         from kvstore import api
 
         dispatch = api.dispatch
         encoded_paths = getattr(api, "ENCODED_PATHS", encoded_paths)
+        raw_paths = {DYNAMODB_PREFIX + b"." + name.encode(): path
+                     for name, path in getattr(api, "RAW_PATHS", {}).items()}
         if operations is None:
             operations = getattr(api, "OPERATIONS", None)
         if streams_dispatch is None:
@@ -131,6 +134,9 @@ def make_handler(db=None, *, dispatch=None, streams_dispatch=None, operations=No
 
     def handle(target, body):
         try:
+            raw = raw_paths.get(target)
+            if raw is not None and body and (answer := raw(db, body)) is not None:
+                return 200, answer
             if body:
                 try:
                     request = decode(body)

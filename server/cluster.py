@@ -70,7 +70,12 @@ that worker, the *front*, decides here:
   front's checks still hold there (the same table, no transaction lock,
   throughput not enforced); else it writes nothing and answers RESEND, and
   the part goes again as below.  The front's own part is stored the same
-  way.  Otherwise each part goes as a forward frame of its JSON, run there
+  way.  Most such batches are split so before they are decoded at all:
+  ``_core.route_raw_writes`` makes the same parts from the request's
+  bytes when every item (or delete key) has no escape in its strings and
+  no member name twice (boto3's ", " and ": " are dropped as it copies),
+  so neither the front nor the owners decode or encode any JSON for them.
+  Otherwise each part goes as a forward frame of its JSON, run there
   by ``batch_write_fast`` again.
 * **TransactWriteItems / ExecuteTransaction across workers** -- two-phase
   commit on ``kvstore.api.transact.Transaction``'s steps: every owner
@@ -179,6 +184,7 @@ from kvstore._core import (
     encode_key_value,
     hash64,
     json_encode,
+    route_raw_writes,
     route_writes,
     routed_writes,
     store_part,
@@ -193,7 +199,7 @@ from kvstore.capacity import render_list
 from kvstore.errors import DynamoDBError, ServiceUnavailable
 from kvstore.recovery import _update_table, build_table, reopen_streams, same_table
 from kvstore.schema import TOKEN_SPACE, scan_order
-from kvstore.values import item_size
+from kvstore.values import MAX_ITEM_SIZE, item_size
 from kvstore.wal import table_meta
 
 from ._http import FastPath, Forwarded, encode_response
@@ -856,6 +862,16 @@ class Cluster:
             owner = -1
         if owner >= 0 and owner != self.worker:
             return DEFERRED, self.forward(owner, op, body)
+        if op == "BatchWriteItem":
+            # A plain batch split by owner straight from its bytes (None:
+            # not certain from them; route_multi decodes it).
+            db = self.db
+            forms = None if db.throughput.enabled or db.locks._held else route_raw_writes(
+                body, db.tables, MAX_ITEM_SIZE)
+            if forms is not None:
+                if len(forms) == 1 and self.worker in forms and self.store_forms(forms[self.worker]):
+                    return 200, _NOTHING_UNPROCESSED
+                return DEFERRED, self._spread_writes(None, forms)
         try:
             req = _decode(body)
         except Exception:
@@ -1183,7 +1199,8 @@ class Cluster:
     def _spread_writes(self, groups, forms):
         """A plain BatchWriteItem's parts, run by their owners: a
         :class:`Forwarded` of the gathered answer.  With ``forms`` (see
-        :meth:`_plain_write_groups`) the other owners' parts go as
+        :meth:`_plain_write_groups`; ``groups`` None when they were made
+        from the request's bytes, ``_core.route_raw_writes``) the other owners' parts go as
         STORE_WRITES forward frames of their stored form and ours
         is stored here (:meth:`store_forms`); else, or where an owner cannot
         take it so, as forward frames of their JSON, run there by
@@ -1192,7 +1209,7 @@ class Cluster:
             parts = _Parts(groups, False, self.peers.forward)
         else:
             parts = _Parts(forms, True, self.peers.forward)
-        for owner, request_items in groups.items():
+        for owner in groups if groups is not None else forms:
             if owner != self.worker:
                 if forms is None:
                     parts.send_json(owner)
@@ -1202,6 +1219,8 @@ class Cluster:
             if forms is not None and self.store_forms(forms[owner]):
                 parts.done(owner, 200, _NOTHING_UNPROCESSED)
                 continue
+            # Not stored so here (a table changed, a lock taken): the general path.
+            request_items = groups[owner] if groups is not None else _decode(_form_json(forms[owner]))["RequestItems"]
             result = self.run_local("BatchWriteItem", {"RequestItems": request_items}, may_forward=False)
             if type(result) is tuple:
                 parts.done(owner, *result)

@@ -20,7 +20,7 @@ from . import batch, control, items, partiql, read, tables, transact
 from .streams import STREAMS_OPERATIONS, streams_dispatch
 from .validation import validate_request
 
-__all__ = ["OPERATIONS", "dispatch", "ENCODED_PATHS", "STREAMS_OPERATIONS", "streams_dispatch"]
+__all__ = ["OPERATIONS", "dispatch", "ENCODED_PATHS", "RAW_PATHS", "STREAMS_OPERATIONS", "streams_dispatch"]
 
 OPERATIONS = {
     "CreateTable": tables.create_table,
@@ -58,6 +58,10 @@ FAST_PATHS = {**items.FAST_PATHS, "Query": read.query_fast, "BatchWriteItem": ba
 # items' JSON, stored or cached beside them (``Partition.get_raw``; ``encode``
 # is ``_core.json_encode``, which wrote the stored JSON); None: dispatch.
 ENCODED_PATHS = {"GetItem": items.get_encoded, "Query": read.query_encoded, "BatchGetItem": batch.batch_get_encoded}
+
+# The server's writes taken from the request's bytes: ``(db, body) -> answer
+# bytes or None``, before the body is decoded (None: decode it and dispatch).
+RAW_PATHS = {"BatchWriteItem": batch.batch_write_raw}
 
 
 def dispatch(db, operation, req):

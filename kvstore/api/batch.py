@@ -29,13 +29,16 @@ into the answer (``_core.read_raws``), and :func:`batch_write_fast` a
 BatchWriteItem of plain puts and deletes without the request's validation,
 which such a request passes.  Both return None for anything else: a member
 that asks for more, a key or item not certainly valid, a key twice, throughput
-enforced, a transaction's lock held, a size near a limit.
+enforced, a transaction's lock held, a size near a limit.  Before either,
+the server tries :func:`batch_write_raw` (``RAW_PATHS``), the same batch
+stored from the request's bytes, never decoded (tests/unit/test_raw_writes.py
+holds it to the decoding path).
 """
 
 import msgspec
 
-from .._core import (locate_writes, plain_writes, read_raws, store_writes, value_size_fast,
-                     wire_key_fast)
+from .._core import (locate_writes, plain_writes, read_raws, route_raw_writes, store_part, store_writes,
+                     value_size_fast, wire_key_fast)
 from ..capacity import Consumed, read_units, render_list
 from ..errors import ProvisionedThroughputExceededException, ValidationException
 from ..expressions import Resolver, check_expression_parameters, project
@@ -45,7 +48,8 @@ from .legacy import attributes_to_get, check_no_mixing
 from .specs import KEYS_AND_ATTRIBUTES
 
 __all__ = [
-    "batch_get_item", "batch_write_item", "batch_get_encoded", "batch_write_fast", "plain_write_plans",
+    "batch_get_item", "batch_write_item", "batch_get_encoded", "batch_write_fast", "batch_write_raw",
+    "plain_write_plans",
     "MAX_BATCH_GET_KEYS", "MAX_RESPONSE_BYTES",
 ]
 
@@ -434,6 +438,26 @@ def plain_write_plans(db, req):
             return None
         plans.append((name, table, requests, writes))
     return plans
+
+
+NOTHING_UNPROCESSED = b'{"UnprocessedItems":{}}'
+
+
+def batch_write_raw(db, body):
+    """batch_write_fast for a request given as its JSON ``body``, with no
+    decoding: its answer's JSON when ``_core.route_raw_writes`` takes the
+    body (every table writing alone) and ``_core.store_part`` stores it,
+    else None (nothing written).  Its parts, one per ring owner, are
+    stored as one: every check before the first write."""
+    if db.throughput.enabled or db.locks._held:
+        return None
+    forms = route_raw_writes(body, db.tables, MAX_ITEM_SIZE)
+    if forms is None:
+        return None
+    part = next(iter(forms.values())) if len(forms) == 1 else b"".join(forms.values())
+    if store_part(part, db.tables) is None:
+        return None
+    return NOTHING_UNPROCESSED
 
 
 def batch_write_fast(db, req):

@@ -281,3 +281,44 @@ def test_a_batch_over_two_tables_and_numbers_takes_the_raw_path():
     too_many = body.replace(b'"s14"}}}}]', b'"s14"}}}},{"DeleteRequest":{"Key":{"pk":{"S":"p"},"sk":{"S":"z"}}}}]')
     assert check(too_many) == (None, None)
 
+
+def test_one_process_server_stores_a_plain_batch_from_its_bytes(monkeypatch):
+    """server/app.py's handler answers a plain batch with
+    ``api.RAW_PATHS``' ``batch_write_raw``: the decoding paths are not
+    reached (here they would fail), and the items read back as sent; a
+    batch it does not take (an index on the table) still goes to them."""
+    import kvstore
+    from server.app import make_handler
+
+    db = kvstore.Database()
+    for name, extra in (("plain", {}), ("indexed", {"GlobalSecondaryIndexes": [{
+            "IndexName": "by_x", "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"}}]})):
+        db.request("CreateTable", {
+            "TableName": name, "BillingMode": "PAY_PER_REQUEST", **extra,
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]
+            + ([{"AttributeName": "x", "AttributeType": "S"}] if extra else [])})
+    handle = make_handler(db)
+    taken = []
+
+    def decoding_path(*args):
+        taken.append(args)
+        raise AssertionError("decoded")
+
+    monkeypatch.setitem(api.FAST_PATHS, "BatchWriteItem", decoding_path)
+    monkeypatch.setitem(api.OPERATIONS, "BatchWriteItem", decoding_path)
+    items = [{"id": {"S": f"k{i}"}, "v": {"M": {"n": {"N": str(i)}, "s": {"S": "a b"}}}} for i in range(25)]
+    requests = [{"PutRequest": {"Item": item}} for item in items]
+    requests[3] = {"DeleteRequest": {"Key": {"id": {"S": "k3"}}}}
+    for table in ("plain", "indexed"):
+        status, body = handle(b"DynamoDB_20120810.BatchWriteItem",
+                              json.dumps({"RequestItems": {table: requests}}).encode())
+        if table == "plain":
+            assert (status, body) == (200, b'{"UnprocessedItems":{}}') and not taken
+        else:
+            assert status == 500 and taken  # the decoding path, failing here on purpose
+    assert db.tables["plain"].item_count == 24
+    for i, item in enumerate(items):
+        got = db.request("GetItem", {"TableName": "plain", "Key": {"id": item["id"]}}).get("Item")
+        assert got == (None if i == 3 else item)

@@ -8,6 +8,7 @@ and (with a data directory) one that crashes between its vote and its commit.
 """
 
 import asyncio
+import json
 import os
 
 import msgspec
@@ -680,6 +681,52 @@ def test_plain_batch_parts_travel_in_stored_form_and_read_back_exactly(tmp_path,
             for name in ("tab", "tab2"):
                 for k in keys:
                     assert await _get(nodes[0], name, {"id": {"S": k}}) == {"id": {"S": k}, "t": {"S": name}}
+        finally:
+            for node in nodes:
+                await node.close()
+
+    run(main())
+
+
+def test_plain_batch_is_split_from_its_bytes_undecoded(tmp_path, monkeypatch):
+    # A plain batch as boto3 writes it (", ", ": ") or compact is split by
+    # owner from its bytes (_core.route_raw_writes): no JSON decoded at the
+    # front or the owners, and the items read back as sent.  One not certain
+    # from its bytes (an escape) takes the decoding path, with the same result.
+    async def main():
+        nodes = await start(tmp_path)
+        try:
+            await make_table(nodes)
+            calls = _stored_calls(monkeypatch)
+            decoded = []
+            real_decode = cluster_module._decode
+
+            def counting(raw):
+                decoded.append(raw)
+                return real_decode(raw)
+
+            monkeypatch.setattr(cluster_module, "_decode", counting)
+            keys = keys_on(3, 0, 2, "u") + keys_on(3, 1, 2, "u") + keys_on(3, 2, 2, "u")
+            items = [{"id": {"S": k}, "n": {"N": "-1.5"}, "m": {"M": {"a b": {"L": [{"S": " x "}, {"NULL": True}]}}}}
+                     for k in keys]
+            for body in (json.dumps(_puts("tab", items)).encode(), encode(_puts("tab", items[:3]))):
+                assert await call_raw(nodes[0], "BatchWriteItem", body) == (200, {"UnprocessedItems": {}})
+            assert decoded == [] and len(calls) == 3 + 2  # items[:3]: two on worker 0, one on 1
+            for item in items:
+                assert await _get(nodes[1], "tab", {"id": item["id"]}) == item
+            # The front's own part alone, and another owner's alone.
+            for keys in (keys_on(3, 2, 3, "own"), keys_on(3, 0, 3, "far")):
+                del calls[:], decoded[:]
+                alone = [{"id": {"S": k}} for k in keys]
+                assert await call_raw(nodes[2], "BatchWriteItem", json.dumps(_puts("tab", alone)).encode()) == (
+                    200, {"UnprocessedItems": {}})
+                assert len(calls) == 1 and decoded == []
+                assert [await _get(nodes[0], "tab", {"id": item["id"]}) for item in alone] == alone
+            del decoded[:]
+            escaped = [{"id": {"S": k}, "t": {"S": "\u00e9\n"}} for k in keys_on(3, 1, 2, "esc")]
+            assert await call(nodes[0], "BatchWriteItem", _puts("tab", escaped)) == (200, {"UnprocessedItems": {}})
+            assert len(decoded) == 1  # at the front only: the parts still go in stored form
+            assert [await _get(nodes[2], "tab", {"id": item["id"]}) for item in escaped] == escaped
         finally:
             for node in nodes:
                 await node.close()
