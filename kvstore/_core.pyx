@@ -2172,6 +2172,15 @@ for _c in range(256):
 del _c
 
 
+cdef inline bint _plain8(uint64_t v) noexcept nogil:
+    # Whether the 8 bytes in v are all _STRING_PLAIN: none >= 0x80, < 0x20,
+    # '"' or '\\' (each test sets a byte's top bit where it finds one).
+    cdef uint64_t ones = 0x0101010101010101ULL, tops = 0x8080808080808080ULL
+    cdef uint64_t quote = v ^ 0x2222222222222222ULL, backslash = v ^ 0x5C5C5C5C5C5C5C5CULL
+    return ((v | ((v - 0x2020202020202020ULL) & ~v) | ((quote - ones) & ~quote)
+             | ((backslash - ones) & ~backslash)) & tops) == 0
+
+
 cdef const unsigned char *_json_string(const unsigned char *p, const unsigned char *end, bint *escaped) noexcept nogil:
     """Past the JSON string at ``p`` (its opening quote), or NULL unless
     msgspec decodes it: no raw control character, valid escapes, valid
@@ -2179,6 +2188,8 @@ cdef const unsigned char *_json_string(const unsigned char *p, const unsigned ch
     cdef unsigned char c
     p += 1
     while p < end:
+        while end - p >= 8 and _plain8(_read64(p)):
+            p += 8
         while _STRING_PLAIN[p[0]]:
             p += 1
             if p == end:
@@ -2628,6 +2639,18 @@ cdef inline bint _repeated(const unsigned char **names, Py_ssize_t *lens, Py_ssi
     return False
 
 
+cdef bint _raw_spaced = False    # whether _ws_noted passed whitespace since it was last cleared
+
+
+cdef inline const unsigned char *_ws_noted(const unsigned char *p, const unsigned char *end) noexcept nogil:
+    # _ws, noting in _raw_spaced whether it passed any whitespace.
+    global _raw_spaced
+    cdef const unsigned char *q = _ws(p, end)
+    if q != p:
+        _raw_spaced = True
+    return q
+
+
 cdef const unsigned char *_raw_value(const unsigned char *p, const unsigned char *end, int depth,
                                      Py_ssize_t *size, _RawKey *key) noexcept nogil:
     """Past the AttributeValue at ``p`` that _fast_value_size takes decoded,
@@ -2638,15 +2661,15 @@ cdef const unsigned char *_raw_value(const unsigned char *p, const unsigned char
     cdef Py_ssize_t tag_len, n, members
     if p >= end or p[0] != b'{':
         return NULL
-    p = _ws(p + 1, end)
+    p = _ws_noted(p + 1, end)
     tag = p + 1
     p = _raw_text(p, end, &tag_len)
     if p == NULL:
         return NULL
-    p = _ws(p, end)
+    p = _ws_noted(p, end)
     if p >= end or p[0] != b':':
         return NULL
-    p = _ws(p + 1, end)
+    p = _ws_noted(p + 1, end)
     if tag_len == 1 and (tag[0] == b'S' or tag[0] == b'N'):
         if key != NULL:
             key.tag = tag
@@ -2684,7 +2707,7 @@ cdef const unsigned char *_raw_value(const unsigned char *p, const unsigned char
     elif tag_len == 1 and tag[0] == b'L':
         if p >= end or p[0] != b'[':
             return NULL
-        p = _ws(p + 1, end)
+        p = _ws_noted(p + 1, end)
         n = 3
         if p < end and p[0] == b']':
             p += 1
@@ -2693,7 +2716,7 @@ cdef const unsigned char *_raw_value(const unsigned char *p, const unsigned char
                 p = _raw_value(p, end, depth + 1, size, NULL)
                 if p == NULL:
                     return NULL
-                p = _ws(p, end)
+                p = _ws_noted(p, end)
                 if p >= end:
                     return NULL
                 n += 1 + size[0]
@@ -2702,11 +2725,11 @@ cdef const unsigned char *_raw_value(const unsigned char *p, const unsigned char
                     break
                 if p[0] != b',':
                     return NULL
-                p = _ws(p + 1, end)
+                p = _ws_noted(p + 1, end)
         size[0] = n
     else:
         return NULL
-    p = _ws(p, end)
+    p = _ws_noted(p, end)
     if p >= end or p[0] != b'}':
         return NULL
     return p + 1
@@ -2729,7 +2752,7 @@ cdef const unsigned char *_raw_members(const unsigned char *p, const unsigned ch
     size[0] = 0
     if p >= end or p[0] != b'{':
         return NULL
-    p = _ws(p + 1, end)
+    p = _ws_noted(p + 1, end)
     if p < end and p[0] == b'}':
         members[0] = 0
         return p + 1
@@ -2740,7 +2763,7 @@ cdef const unsigned char *_raw_members(const unsigned char *p, const unsigned ch
         p = _raw_text(p, end, &n)
         if p == NULL or _repeated(names, lens, count, name, n):
             return NULL
-        p = _ws(p, end)
+        p = _ws_noted(p, end)
         if p >= end or p[0] != b':':
             return NULL
         names[count] = name
@@ -2750,10 +2773,10 @@ cdef const unsigned char *_raw_members(const unsigned char *p, const unsigned ch
         for k in range(nkeys):
             if keys[k].name_len == n and memcmp(keys[k].name, name, n) == 0:
                 found = &keys[k]
-        p = _raw_value(_ws(p + 1, end), end, depth, &value_size, found)
+        p = _raw_value(_ws_noted(p + 1, end), end, depth, &value_size, found)
         if p == NULL:
             return NULL
-        p = _ws(p, end)
+        p = _ws_noted(p, end)
         if p >= end:
             return NULL
         size[0] += n + value_size
@@ -2762,7 +2785,7 @@ cdef const unsigned char *_raw_members(const unsigned char *p, const unsigned ch
             return p + 1
         if p[0] != b',':
             return NULL
-        p = _ws(p + 1, end)
+        p = _ws_noted(p + 1, end)
 
 
 cdef inline bint _json_space(unsigned char c) noexcept nogil:
@@ -2857,7 +2880,8 @@ def route_raw_writes(bytes body not None, dict tables not None, Py_ssize_t max_s
     cdef dict forms = {}
     cdef _Routed routed
     cdef tuple key
-    cdef bytes hk, sk
+    cdef bytes hk, sk, raw
+    global _raw_spaced
     p = _ws(p, end)
     if p >= end or p[0] != b'{':
         return None
@@ -2907,6 +2931,7 @@ def route_raw_writes(bytes body not None, dict tables not None, Py_ssize_t max_s
             keys[0].tag = NULL
             keys[1].tag = NULL
             start = p
+            _raw_spaced = False
             p = _raw_members(p, end, 1, &size, &members, keys, nkeys)
             if p == NULL:
                 return None
@@ -2923,7 +2948,11 @@ def route_raw_writes(bytes body not None, dict tables not None, Py_ssize_t max_s
                 sk = b"" if nkeys == 1 else _raw_key_bytes(&keys[1], table.range_type, 1024, False)
             if hk is None or sk is None:
                 return None
-            writes.append(((hk, sk), _compact(start, p), size))
+            if _raw_spaced:
+                raw = _compact(start, p)
+            else:
+                raw = PyBytes_FromStringAndSize(<const char *>start, p - start)
+            writes.append(((hk, sk), raw, size))
             p = _raw_close(p, end)
             if p == NULL:
                 return None
