@@ -1,7 +1,7 @@
 """The multi-worker path's own cost per BatchWriteItem, without HTTP or TCP.
 
     python bench/bench_cluster.py [--workers 8] [--batches 4000] [--rounds 3]
-    python bench/bench_cluster.py --callgrind [--workers 8]
+    python bench/bench_cluster.py --callgrind [--workers 8] [--op batchwrite|get|put]
 
 ``--workers N`` ``server.cluster.Cluster`` objects run in this one process
 and event loop (uvloop), linked by their real Unix sockets as in ``kvstore
@@ -12,6 +12,10 @@ the workers as fronts, ``--inflight`` at a time.  What is counted is every
 worker's work on them (the front's decode, checks and split, the owners'
 stores, the peer frames both ways) and none of the HTTP stack's or the
 kernel's TCP: the part forwarding adds, and the part a change to it moves.
+
+``--op get`` or ``put`` measures a GetItem or PutItem of a random
+preloaded key instead (``--batches`` then counts those requests): with
+``--workers 1`` against 8, what forwarding adds to one request.
 
 The default prints CPU microseconds per batch for each round; on a shared
 machine they move as much as bench_workers.py's figures.  ``--callgrind``
@@ -51,9 +55,22 @@ def batch_body(indexes):
         {"PutRequest": {"Item": kit.make_item(i, random.randrange(1000000))}} for i in indexes]}})
 
 
-async def drive(nodes, bodies, count, inflight):
-    """Send ``count`` batches (``bodies`` in turn, fronts round-robin),
-    ``inflight`` at a time; each must answer 200 with nothing unprocessed."""
+# --op: the request measured, how one is made (from a random key's index)
+# and the start of the answer each must give.
+OPS = {
+    "batchwrite": (b"BatchWriteItem", lambda i: batch_body(random.sample(range(ITEMS[0]), BATCH)), PLAIN_ANSWER),
+    "get": (b"GetItem", lambda i: msgspec.json.encode(
+        {"TableName": kit.HASH_TABLE, "Key": {"pk": {"S": kit.hkey(i)}}}), b'{"Item":'),
+    "put": (b"PutItem", lambda i: msgspec.json.encode(
+        {"TableName": kit.HASH_TABLE, "Item": kit.make_item(i, random.randrange(1000000))}), b"{}"),
+}
+ITEMS = [50000]
+
+
+async def drive(nodes, bodies, count, inflight, op=b"BatchWriteItem", answer=PLAIN_ANSWER):
+    """Send ``count`` requests ``op`` (``bodies`` in turn, fronts
+    round-robin), ``inflight`` at a time; each must answer 200 and a body
+    that starts with ``answer``."""
     loop = asyncio.get_running_loop()
     finished = loop.create_future()
     state = {"sent": 0, "open": 0}
@@ -64,16 +81,16 @@ async def drive(nodes, bodies, count, inflight):
         k = state["sent"]
         state["sent"] = k + 1
         state["open"] += 1
-        status, answer = nodes[k % len(nodes)].handle(TARGET + b"BatchWriteItem", bodies[k % len(bodies)])
+        status, payload = nodes[k % len(nodes)].handle(TARGET + op, bodies[k % len(bodies)])
         if status == DEFERRED:
-            answer.add_done_callback(lambda fut: done(outcome(fut)))
+            payload.add_done_callback(lambda fut: done(outcome(fut)))
         else:
-            loop.call_soon(done, (status, answer))
+            loop.call_soon(done, (status, payload))
 
     def done(result):
-        if result != (200, PLAIN_ANSWER):
+        if result[0] != 200 or not result[1].startswith(answer):
             if not finished.done():
-                finished.set_exception(RuntimeError(f"BatchWriteItem answered {result!r}"))
+                finished.set_exception(RuntimeError(f"{op.decode()} answered {result!r}"))
             return
         state["open"] -= 1
         if state["sent"] < count:
@@ -101,14 +118,17 @@ async def main(args):
         random.seed(1)
         await drive(nodes, [batch_body(range(k, min(k + BATCH, args.items)))
                             for k in range(0, args.items, BATCH)], -(-args.items // BATCH), args.inflight)
-        bodies = [batch_body(random.sample(range(args.items), BATCH)) for _ in range(512)]
-        await drive(nodes, bodies, args.warm, args.inflight)
+        ITEMS[0] = args.items
+        op, make, answer = OPS[args.op]
+        bodies = [make(random.randrange(args.items)) for _ in range(512)]
+        await drive(nodes, bodies, args.warm, args.inflight, op, answer)
+        per = BATCH if args.op == "batchwrite" else 1
         for _ in range(args.rounds):
             cpu = time.process_time()
-            await drive(nodes, bodies, args.batches, args.inflight)
+            await drive(nodes, bodies, args.batches, args.inflight, op, answer)
             cpu = time.process_time() - cpu
-            print(f"{args.workers} workers: {cpu / args.batches * 1e6:.1f} us of CPU per batch "
-                  f"({args.batches * BATCH / cpu:,.0f} items per CPU-second)", flush=True)
+            print(f"{args.workers} workers: {cpu / args.batches * 1e6:.1f} us of CPU per {op.decode()} "
+                  f"({args.batches * per / cpu:,.0f} items per CPU-second)", flush=True)
     finally:
         for node in nodes:
             await node.close()
@@ -123,13 +143,13 @@ def callgrind(args):
             out = os.path.join(tmp, "callgrind.out")
             cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
                    os.path.abspath(__file__), "--workers", str(args.workers), "--items", str(args.items),
-                   "--warm", str(args.warm), "--inflight", str(args.inflight), "--rounds", "1",
+                   "--warm", str(args.warm), "--inflight", str(args.inflight), "--rounds", "1", "--op", args.op,
                    "--batches", str(batches)]
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             with open(out) as f:
                 counts.append(int(re.search(r"^summary: (\d+)", f.read(), re.M).group(1)))
     per_batch = (counts[1] - counts[0]) / (runs[1] - runs[0])
-    print(f"{args.workers} workers: {per_batch:,.0f} instructions per batch (callgrind)")
+    print(f"{args.workers} workers: {per_batch:,.0f} instructions per {args.op} request (callgrind)")
 
 
 def parse_args(argv=None):
@@ -142,6 +162,8 @@ def parse_args(argv=None):
     p.add_argument("--warm", type=int, default=300, help="batches before the first round")
     p.add_argument("--inflight", type=int, default=64, help="batches in flight at a time")
     p.add_argument("--callgrind", action="store_true", help="count instructions per batch instead")
+    p.add_argument("--op", choices=sorted(OPS), default="batchwrite",
+                   help="the request measured (get, put: of one random preloaded key; default batchwrite)")
     args = p.parse_args(argv)
     if args.batches is None:
         args.batches = 200 if args.callgrind else 4000

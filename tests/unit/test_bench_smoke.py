@@ -164,11 +164,13 @@ def test_bench_workers_table_has_independent_rows_for_every_workload():
 
 def test_bench_cluster_runs_a_few_batches_across_workers(capsys):
     # Two Cluster objects in this process: the preload and a round complete,
-    # every batch answered with nothing unprocessed.
+    # every batch answered with nothing unprocessed (and every GetItem and
+    # PutItem as expected).
     import asyncio
 
-    args = bench_cluster.parse_args(["--workers", "2", "--items", "100", "--batches", "20", "--warm", "0",
-                                     "--rounds", "1", "--inflight", "4"])
-    asyncio.run(bench_cluster.main(args))
-    assert "2 workers:" in capsys.readouterr().out
+    for op in ("batchwrite", "get", "put"):
+        args = bench_cluster.parse_args(["--workers", "2", "--items", "100", "--batches", "20", "--warm", "0",
+                                         "--rounds", "1", "--inflight", "4", "--op", op])
+        asyncio.run(bench_cluster.main(args))
+        assert "2 workers:" in capsys.readouterr().out
     assert bench_cluster.parse_args(["--callgrind"]).batches == 200
