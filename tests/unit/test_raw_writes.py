@@ -16,6 +16,8 @@ silently).
 """
 
 import json
+import os
+import sys
 
 import msgspec
 from hypothesis import example, given, settings
@@ -26,6 +28,9 @@ from kvstore._core import route_raw_writes, route_writes
 from kvstore.api.batch import plain_write_plans
 from kvstore.values import MAX_ITEM_SIZE
 from server.cluster import build_database
+
+sys.path.insert(0, os.path.dirname(__file__))
+from handwritten_json import Obj, escaped_name, render  # noqa: E402
 
 many = settings(max_examples=300, deadline=None)
 
@@ -83,32 +88,6 @@ def check(body):
     return got, want
 
 
-# -- rendering JSON by hand ------------------------------------------------------
-
-
-class Obj(list):
-    """A JSON object as (name, value) pairs: names may repeat."""
-
-
-class Raw(bytes):
-    """JSON text written as it stands."""
-
-
-def escaped(name):
-    return Raw("".join("\\u%04x" % ord(c) for c in name).join('""').encode())
-
-
-def render(value, style):
-    ensure_ascii, comma, colon = style
-    if isinstance(value, Raw):
-        return bytes(value)
-    if isinstance(value, Obj):
-        return b"{" + comma.join(render(n, style) + colon + render(v, style) for n, v in value) + b"}"
-    if isinstance(value, list):
-        return b"[" + comma.join(render(v, style) for v in value) + b"]"
-    return json.dumps(value, ensure_ascii=ensure_ascii).encode("utf-8", "surrogatepass")
-
-
 spaces = st.sampled_from([b"", b"", b" ", b"\n", b"\t \r\n"])
 compact = (False, b",", b":")
 styles = st.one_of(st.just(compact), st.just(compact), st.tuples(
@@ -133,7 +112,7 @@ numbers = st.one_of(
                      "0.00000000000000000000000000000000000001"]),
 )
 names = st.one_of(st.sampled_from(["id", "n", "pk", "sk", "x", "v", "é"]), st.sampled_from(["a", "b", "é"]),
-                  st.text(max_size=3), st.sampled_from(["id", "pk", "x"]).map(escaped))
+                  st.text(max_size=3), st.sampled_from(["id", "pk", "x"]).map(escaped_name))
 
 
 def values():
@@ -148,7 +127,7 @@ def values():
         st.just(Obj([("NULL", False)])),
         st.builds(lambda s: Obj([("B", s)]), st.sampled_from(["YQ==", ""])),
         st.builds(lambda s: Obj([("SS", s)]), st.lists(texts, max_size=2)),
-        st.builds(lambda s: Obj([(escaped("S"), s)]), texts),
+        st.builds(lambda s: Obj([(escaped_name("S"), s)]), texts),
         st.builds(lambda a, b: Obj([("S", a), ("S", b)]), texts, texts),
         st.sampled_from([Obj(), "x", 5, None, [Obj([("S", "a")])]]),
     )
@@ -208,7 +187,7 @@ def bodies(draw):
     request_items = Obj()
     for table in tables:
         requests = draw(st.lists(write_requests(table), min_size=0 if draw(rarely) else 1, max_size=9))
-        request_items.append((table if not draw(rarely) else escaped(table), requests))
+        request_items.append((table if not draw(rarely) else escaped_name(table), requests))
     top = Obj([("RequestItems", request_items)])
     if draw(rarely):
         top.insert(draw(st.integers(0, 1)), (draw(st.sampled_from(["ReturnConsumedCapacity", "RequestItems"])),

@@ -17,6 +17,8 @@ get an answer (otherwise the speed is lost silently).
 """
 
 import json
+import os
+import sys
 import types
 
 import pytest
@@ -26,6 +28,9 @@ from hypothesis import strategies as st
 from kvstore import api
 from kvstore._core import wire_owner, wire_query_owner
 from server.cluster import KEY_MEMBERS, Cluster, _decode, build_database
+
+sys.path.insert(0, os.path.dirname(__file__))
+from handwritten_json import Obj, escaped_name, render  # noqa: E402
 
 many = settings(max_examples=400, deadline=None)
 
@@ -92,36 +97,6 @@ def check(op, body):
     want = python_owner(op, body)
     assert got == -1 or got == want, (body, got, want)
     return got, want
-
-
-# -- rendering JSON by hand ------------------------------------------------------
-
-
-class Obj(list):
-    """A JSON object as a list of (name, value) pairs: names may repeat."""
-
-
-class Raw(bytes):
-    """JSON text written as is (a name or value json.dumps would not write)."""
-
-
-def escaped_name(name):
-    """``name`` with every character as a \\u escape: the same name once decoded."""
-    return Raw("".join("\\u%04x" % ord(c) for c in name).join('""').encode())
-
-
-def render(value, style):
-    """``value`` as JSON bytes; ``style`` = (ensure_ascii, item separator,
-    name separator)."""
-    ensure_ascii, comma, colon = style
-    if isinstance(value, Raw):
-        return bytes(value)
-    if isinstance(value, Obj):
-        return b"{" + comma.join(render(n, style) + colon + render(v, style) for n, v in value) + b"}"
-    if isinstance(value, list):
-        return b"[" + comma.join(render(v, style) for v in value) + b"]"
-    # Lone surrogates pass as the (invalid) UTF-8 the bytes would hold.
-    return json.dumps(value, ensure_ascii=ensure_ascii).encode("utf-8", "surrogatepass")
 
 
 spaces = st.sampled_from([b"", b" ", b"\n", b"\t \r\n"])
