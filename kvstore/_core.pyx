@@ -2953,6 +2953,8 @@ def route_raw_writes(bytes body not None, dict tables not None, Py_ssize_t max_s
             else:
                 raw = PyBytes_FromStringAndSize(<const char *>start, p - start)
             writes.append(((hk, sk), raw, size))
+            if total + len(writes) > 25:
+                return None
             p = _raw_close(p, end)
             if p == NULL:
                 return None
@@ -2966,8 +2968,6 @@ def route_raw_writes(bytes body not None, dict tables not None, Py_ssize_t max_s
                 return None
             p = _ws(p + 1, end)
         total += len(writes)
-        if total > 25:
-            return None
         # As route_writes: no item twice, each write to its owner's part.
         ring = table.ring
         seen = set()
