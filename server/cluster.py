@@ -2153,9 +2153,7 @@ class Cluster:
         bytes)`` or an awaitable of it; a STORE_WRITES part answers RESEND
         when it was not stored (:meth:`store_forms`)."""
         if op == STORE_WRITES:
-            # store_forms, inline: once per part of nearly every batch
-            db = self.db
-            if not (db.throughput.enabled or db.locks._held) and store_part(raw, db.tables) is not None:
+            if self.store_forms(raw):
                 return 200, _NOTHING_UNPROCESSED
             return RESEND, b""
         if op in DDL_OPERATIONS:
